@@ -36,7 +36,7 @@ def run(title: str, command: Sequence[str | Path], cwd: Path, hint: str = "") ->
     """Run one command as a step and return its standard output."""
     argv = [str(part) for part in command]
     with step(title, shlex.join(argv), hint):
-        result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+        result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
         if result.returncode:
             fail(title, shlex.join(argv), result.stdout + result.stderr, hint)
     return result.stdout

@@ -2,18 +2,25 @@
 into a real virtualenv with uv, and run the generated project's own commands."""
 
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import copier
 import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import OperationalError
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 UV = Path(sys.executable).with_name("uv")
 COPIER = Path(sys.executable).with_name("copier")
+
+# Seconds before a hung command (say, a migration waiting on a lock) fails its test.
+COMMAND_TIMEOUT = 300
 
 # Variables from the developer's shell that would change what a generated project does.
 ISOLATED_VARIABLES = ("DATABASE_URL", "TEST_DATABASE_URL", "VIRTUAL_ENV", "ALEMBIC_CONFIG")
@@ -34,11 +41,31 @@ def render(destination: Path, skip_tasks: bool = True, **answers: object) -> Pat
     return destination
 
 
+def template_repository(destination: Path) -> Path:
+    """A git repository holding a copy of the template's working tree, committed."""
+    shutil.copytree(
+        TEMPLATE, destination,
+        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"),
+    )  # fmt: skip
+    run(["git", "init", "--quiet"], destination, {})
+    commit(destination, "The template")
+    return destination
+
+
+def commit(repository: Path, message: str) -> None:
+    """Commit everything in `repository`, whoever runs the suite."""
+    identity = ["-c", "user.name=Template Tests", "-c", "user.email=tests@localhost"]
+    run(["git", "add", "--all"], repository, {})
+    run(["git", *identity, "commit", "--quiet", "-m", message], repository, {})
+
+
 @dataclass
 class Project:
     """A generated project with its own virtualenv in `.venv`."""
 
     path: Path
+    # Environment variables for every command run in the project, e.g. DATABASE_URL.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def bin(self) -> Path:
@@ -50,9 +77,12 @@ class Project:
         run([UV, "pip", "install", "--quiet", "-e", ".[dev]"], self.path, {"VIRTUAL_ENV": ".venv"})
         return self
 
-    def run(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run a command of the project's virtualenv in its root; `ok` asserts the exit code."""
-        variables = {"PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}", **env}
+    def run(self, *args: str, ok: bool | None = True, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run a command of the project's virtualenv in its root.
+
+        `ok=True` asserts that it succeeds, `ok=False` that it fails, `ok=None` neither.
+        """
+        variables = {"PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}", **self.env, **env}
         result = run(args, self.path, variables, check=False)
         if ok is not None and (result.returncode == 0) != ok:
             raise AssertionError(
@@ -60,7 +90,7 @@ class Project:
             )
         return result
 
-    def migrate(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    def migrate(self, *args: str, ok: bool | None = True, **env: str) -> subprocess.CompletedProcess[str]:
         """`python manage.py migrate ARGS`."""
         return self.run("python", "manage.py", "migrate", *args, ok=ok, **env)
 
@@ -73,7 +103,7 @@ def run(
     environment.update(env)
     return subprocess.run(
         [str(arg) for arg in args], cwd=cwd, env=environment, capture_output=True, text=True,
-        check=check,
+        check=check, timeout=COMMAND_TIMEOUT,
     )
 
 
@@ -85,3 +115,40 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
         return Project(render(tmp_path / name, **answers)).install()
 
     return make
+
+
+# The database servers of the developers' and CI's machines (trust auth, no password).
+SERVERS = {
+    "postgresql": "postgresql://postgres@127.0.0.1:5432/postgres",
+    "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
+}
+
+
+@pytest.fixture
+def server_database() -> Iterator[Callable[[str], str]]:
+    """Create a database of its own on a server ("postgresql" or "mysql"): its URL.
+
+    Each database is dropped afterwards. A server that is down fails the test on CI
+    (CI=true) and skips it elsewhere.
+    """
+    created: list[tuple[Engine, str]] = []
+
+    def create(kind: str) -> str:
+        server = create_engine(SERVERS[kind], isolation_level="AUTOCOMMIT")
+        name = f"fat_{uuid.uuid4().hex[:12]}"
+        try:
+            with server.connect() as connection:
+                connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        except OperationalError as error:
+            message = f"the {kind} server at {server.url} is down: {error}".splitlines()[0]
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        created.append((server, name))
+        return server.url.set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    for server, name in created:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE {name}")
+        server.dispose()

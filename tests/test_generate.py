@@ -1,0 +1,138 @@
+"""What `copier copy` writes: the files, the answers used in them, and clean code."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import render
+from variants import VARIANTS, app_module
+
+RUFF = Path(sys.executable).with_name("ruff")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every variant, rendered once for this module (read-only)."""
+    root = tmp_path_factory.mktemp("rendered")
+    return {name: render(root / name, **answers) for name, answers in VARIANTS.items()}
+
+
+def files(project: Path) -> set[str]:
+    return {str(path.relative_to(project)) for path in project.rglob("*") if path.is_file()}
+
+
+def python_sources(project: Path) -> dict[str, str]:
+    return {str(p.relative_to(project)): p.read_text() for p in project.rglob("*.py")}
+
+
+def test_default_tree(rendered: dict[str, Path]) -> None:
+    assert files(rendered["defaults"]) == {
+        ".copier-answers.yml",
+        ".env.example",
+        ".gitignore",
+        "README.md",
+        "manage.py",
+        "pyproject.toml",
+        "migrations/README",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions/.gitkeep",
+        "my_flask_app/__init__.py",
+        "my_flask_app/config.py",
+        "my_flask_app/extensions.py",
+        "my_flask_app/models.py",
+        "my_flask_app/views.py",
+        "tests/conftest.py",
+        "tests/test_app.py",
+        "tests/test_migrations.py",
+    }
+    assert (rendered["defaults"] / "manage.py").stat().st_mode & 0o111, "manage.py is executable"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_no_template_leftovers(rendered: dict[str, Path], variant: str) -> None:
+    for name in files(rendered[variant]):
+        text = (rendered[variant] / name).read_text()
+        assert not re.search(r"\{\{|\{%|\.jinja", text), f"Jinja left in {name}"
+        assert "\n\n\n\n" not in text, f"a run of blank lines in {name}"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ruff_check_passes(rendered: dict[str, Path], variant: str) -> None:
+    result = subprocess.run(
+        [RUFF, "check", "--no-cache", "."],
+        cwd=rendered[variant], capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_answers_file_records_the_answers(rendered: dict[str, Path], variant: str) -> None:
+    stored = yaml.safe_load((rendered[variant] / ".copier-answers.yml").read_text())
+    assert stored["_commit"], "copier update needs the template commit"
+    assert stored["app_module"] == app_module(VARIANTS[variant])
+    for key, value in VARIANTS[variant].items():
+        assert stored[key] == value
+
+
+def test_db_object_name_is_used_everywhere(rendered: dict[str, Path]) -> None:
+    sources = python_sources(rendered["db_object_database"])
+    assert "database = SQLAlchemy(model_class=Base)" in sources["my_flask_app/extensions.py"]
+    assert "class User(database.Model):" in sources["my_flask_app/models.py"]
+    assert "target_metadata=database.metadata" in sources["migrations/env.py"]
+    for name, text in sources.items():
+        assert not re.search(r"(?<![.\w])db\b", text), f"`db` left in {name}"
+
+
+def test_module_style_has_a_module_level_app(rendered: dict[str, Path]) -> None:
+    sources = python_sources(rendered["module_style"])
+    assert "\napp = Flask(__name__)\n" in sources["my_flask_app/__init__.py"]
+    assert "from my_flask_app import app\n" in sources["manage.py"]
+    for name, text in sources.items():
+        assert not re.search(r"def create_app|create_app\(\)|import create_app", text), name
+
+
+def test_factory_style_has_create_app(rendered: dict[str, Path]) -> None:
+    sources = python_sources(rendered["defaults"])
+    assert "def create_app() -> Flask:" in sources["my_flask_app/__init__.py"]
+    assert "\napp = Flask" not in sources["my_flask_app/__init__.py"]
+
+
+def test_unusual_names(rendered: dict[str, Path]) -> None:
+    project = rendered["unusual_names"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "n-code-shop-2-0"
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["_shop_core2"]
+    assert pyproject["tool"]["alembic"]["file_template"].startswith("%%(year)d_%%(month).2d")
+    assert "DB = SQLAlchemy(" in (project / "_shop_core2" / "extensions.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("variant", "driver", "default_url"),
+    [
+        ("defaults", None, "sqlite:///my_flask_app.db"),
+        ("postgresql", "psycopg[binary]", "postgresql://postgres@localhost:5432/my_flask_app"),
+        ("mysql", "pymysql", "mysql+pymysql://root@localhost:3306/my_flask_app"),
+    ],
+)
+def test_database_choice(
+    rendered: dict[str, Path], variant: str, driver: str | None, default_url: str
+) -> None:
+    project = rendered[variant]
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    drivers = [d for d in dependencies if d.startswith(("psycopg", "pymysql"))]
+    assert [d.split(">=")[0] for d in drivers] == ([driver] if driver else [])
+    assert f'"{default_url}"' in (project / "my_flask_app" / "config.py").read_text()
+    assert f"DATABASE_URL={default_url}" in (project / ".env.example").read_text()
+
+
+def test_without_example_model(rendered: dict[str, Path]) -> None:
+    sources = python_sources(rendered["no_example_model"])
+    assert "class " not in sources["my_flask_app/models.py"].replace("#     class", "")
+    assert "/users" not in sources["my_flask_app/views.py"]
+    assert "def test_users" not in sources["tests/test_app.py"]

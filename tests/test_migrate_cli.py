@@ -1,0 +1,163 @@
+"""`python manage.py migrate`: every Alembic command, with Alembic's options, usage
+strings in the project's words, friendly defaults, one-line errors, and `init`."""
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import Project, render
+
+ALEMBIC_COMMANDS = [
+    "branches", "check", "current", "downgrade", "edit", "ensure_version", "heads", "history",
+    "init", "list_templates", "merge", "revision", "show", "stamp", "upgrade",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """One installed default project with its first revision, shared by the tests that
+    only read it; each test gives it a database of its own."""
+    root = tmp_path_factory.mktemp("shared")
+    project = Project(render(root / "project")).install()
+    url = f"sqlite:///{root / 'first.db'}"
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts", DATABASE_URL=url)
+    return project
+
+
+@pytest.fixture
+def project(shared: Project, tmp_path: Path) -> Project:
+    """The shared project, on an empty SQLite database of this test's own."""
+    return Project(shared.path, {"DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}"})
+
+
+def stderr_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What a user sees on standard error, less Alembic's INFO progress lines."""
+    return [line for line in result.stderr.splitlines() if not line.startswith("INFO ")]
+
+
+def test_flask_commands_and_migrate_are_listed(project: Project) -> None:
+    help_text = project.run("python", "manage.py", "--help").stdout
+    for command in ("migrate", "routes", "run", "shell"):
+        assert f"\n  {command} " in help_text
+    assert "/users" in project.run("python", "manage.py", "routes").stdout
+
+
+def test_every_alembic_command_has_its_usage(project: Project) -> None:
+    overview = project.migrate("--help").stdout
+    assert overview.startswith("usage: manage.py migrate [-h]")
+    assert "{" + ",".join(ALEMBIC_COMMANDS) + "}" in overview
+    for command in ALEMBIC_COMMANDS:
+        usage = project.migrate(command, "--help").stdout
+        assert usage.startswith(f"usage: manage.py migrate {command} [-h]"), usage
+
+
+def test_migrate_alone_shows_the_help(project: Project) -> None:
+    assert project.migrate().stdout.startswith("usage: manage.py migrate")
+
+
+def test_options_without_a_command_name_the_fix(project: Project) -> None:
+    result = project.migrate("-x", "a=b", ok=False)
+    assert result.returncode == 2
+    assert "error: name a command, e.g. `upgrade`; `--help` lists them" in result.stderr
+
+
+def test_upgrade_alone_means_head(project: Project) -> None:
+    project.migrate("upgrade")
+    assert project.migrate("current").stdout.strip().endswith("(head)")
+    assert "[revision]" in project.migrate("upgrade", "--help").stdout
+
+
+def test_x_and_quiet_options(project: Project) -> None:
+    result = project.migrate("-q", "-x", "anything=1", "upgrade")
+    assert result.stderr == "" and result.stdout == ""
+    assert "Running downgrade" in project.migrate("downgrade", "base").stderr
+
+
+def test_alembic_error_is_one_line_exit_1(project: Project) -> None:
+    result = project.migrate("downgrade", "nosuch", ok=False)
+    assert result.returncode == 1
+    assert stderr_lines(result) == ["FAILED: Can't locate revision identified by 'nosuch'"]
+
+
+def test_unreachable_database_is_one_line_exit_1(project: Project, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}"
+    result = project.migrate("upgrade", ok=False, DATABASE_URL=url)
+    assert result.returncode == 1
+    [line] = stderr_lines(result)
+    assert line.startswith("FAILED: (sqlite3.OperationalError) unable to open database file")
+
+
+def test_raiseerr_shows_the_traceback(project: Project) -> None:
+    result = project.migrate("--raiseerr", "downgrade", "nosuch", ok=False)
+    assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_list_templates_offers_the_flask_template(project: Project) -> None:
+    listing = project.migrate("list_templates").stdout
+    assert "flask - Flask-aware environment" in listing
+    assert "generic - Generic single-database configuration." in listing
+    assert "python manage.py migrate init --template generic ./scripts" in listing
+    assert "  alembic init" not in listing
+
+
+def test_init_creates_a_working_flask_environment(project: Project) -> None:
+    project.migrate("init", "custom")
+    custom = project.path / "custom"
+    assert sorted(p.name for p in custom.iterdir()) == [
+        "README", "alembic.ini", "env.py", "script.py.mako", "versions",
+    ]  # fmt: skip
+    assert (custom / "env.py").read_text() == (project.path / "migrations" / "env.py").read_text()
+    assert list((custom / "versions").iterdir()) == []
+
+    config = ("-c", "custom/alembic.ini")
+    project.migrate(*config, "revision", "--autogenerate", "-m", "first")
+    [revision] = (custom / "versions").glob("*_first.py")
+    project.migrate(*config, "upgrade")
+    assert "No new upgrade operations detected." in project.migrate(*config, "check").stdout
+    head = revision.name.split("_")[0]
+    assert project.run("alembic", *config, "current").stdout.strip() == f"{head} (head)"
+
+
+def test_init_takes_a_template_and_package_arguments(project: Project) -> None:
+    project.migrate("init", "--template", "flask", "--package", "other")
+    assert (project.path / "other" / "__init__.py").is_file()
+    assert (project.path / "other" / "versions" / "__init__.py").is_file()
+    project.migrate("init", "-t", "generic", "plain")
+    assert "engine_from_config" in (project.path / "plain" / "env.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("init", "migrations"), "FAILED: Directory migrations already exists and is not empty"),
+        (("init", "-t", "nosuch", "new"), "FAILED: No such template"),
+    ],
+)
+def test_init_errors_are_one_line(project: Project, args: tuple[str, ...], message: str) -> None:
+    result = project.migrate(*args, ok=False)
+    [line] = stderr_lines(result)
+    assert line.startswith(message)
+
+
+def test_flask_migrate_scenario(make_project: Callable[..., Project], tmp_path: Path) -> None:
+    """Flask-Migrate's own test, replayed: check before the first revision and before the
+    upgrade fails, passes after; a String(100) to String(10) change is detected."""
+    project = make_project()
+    project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
+    assert project.migrate("check", ok=False).returncode == 1
+    project.migrate("revision", "--autogenerate", "-m", "initial")
+    assert project.migrate("check", ok=False).returncode == 1
+    project.migrate("upgrade")
+    project.migrate("check")
+
+    models = project.path / "my_flask_app" / "models.py"
+    models.write_text(models.read_text().replace("String(100)", "String(10)"))
+    project.migrate("revision", "--autogenerate", "-m", "shorter names")
+    [revision] = (project.path / "migrations" / "versions").glob("*_shorter_names.py")
+    text = revision.read_text()
+    assert "existing_type=sa.VARCHAR(length=100)" in text
+    assert "type_=sa.String(length=10)" in text
+    project.migrate("upgrade")
+    project.migrate("check")

@@ -1,0 +1,113 @@
+"""The whole migration workflow of a generated project, through `python manage.py migrate`
+and through plain `alembic`, for each way of answering the questions and each database."""
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from conftest import Project
+from variants import VARIANTS, app_module
+
+# The two command lines a user has: the project's own, and plain Alembic.
+RUNNERS = {
+    "manage.py": ("python", "manage.py", "migrate"),
+    "alembic": ("alembic",),
+}
+WORKFLOW_VARIANTS = ["defaults", "module_style", "db_object_database", "unusual_names"]
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def add_age_column(project: Path, package: str) -> None:
+    """A model change, as a user makes it: a new nullable column on User."""
+    models = project / package / "models.py"
+    text = models.read_text()
+    anchor = "    name: Mapped[str] = mapped_column(String(100), index=True)\n"
+    assert anchor in text
+    models.write_text(text.replace(anchor, anchor + "    age: Mapped[int | None]\n"))
+
+
+def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: str) -> None:
+    """Autogenerate, upgrade, change a model, autogenerate, upgrade, check, downgrade base."""
+
+    def migrate(*args: str, ok: bool | None = True) -> subprocess.CompletedProcess[str]:
+        return project.run(*runner, *args, ok=ok)
+
+    versions = project.path / "migrations" / "versions"
+
+    result = migrate("check", ok=False)
+    assert "New upgrade operations detected" in result.stdout + result.stderr
+
+    migrate("revision", "--autogenerate", "-m", "create users and posts")
+    [first] = versions.glob("*create_users_and_posts.py")
+    assert "op.create_table('users'" in first.read_text()
+
+    result = migrate("check", ok=False)
+    assert "Target database is not up to date" in result.stdout + result.stderr
+
+    migrate("upgrade", "head")
+    assert tables(url) == {"alembic_version", "users", "posts"}
+
+    add_age_column(project.path, package)
+    migrate("revision", "--autogenerate", "-m", "add user age")
+    [second] = versions.glob("*add_user_age.py")
+    assert "sa.Column('age', sa.Integer(), nullable=True)" in second.read_text()
+    migrate("upgrade", "head")
+    assert "No new upgrade operations detected." in migrate("check").stdout
+
+    result = migrate("revision", "--autogenerate", "-m", "nothing changed")
+    assert "No changes in schema detected." in result.stdout
+    assert len(list(versions.glob("*.py"))) == 2, "an empty autogenerate writes no file"
+
+    head = second.name.split("_add_user_age")[0].split("_")[-1]
+    history = migrate("history").stdout
+    assert f"-> {head} (head), add user age" in history
+    assert "<base> -> " in history and "create users and posts" in history
+    assert migrate("heads").stdout.strip() == f"{head} (head)"
+    assert migrate("current").stdout.strip() == f"{head} (head)"
+    assert f"Rev: {head} (head)" in migrate("show", "head").stdout
+
+    offline = migrate("upgrade", "head", "--sql").stdout
+    assert "CREATE TABLE users" in offline and "ALTER TABLE users ADD COLUMN age" in offline
+
+    migrate("downgrade", "base")
+    assert tables(url) == {"alembic_version"}
+
+    project.run("ruff", "check", "--no-cache", ".")  # new revision files pass too
+    project.run("pytest", "-q", "-p", "no:cacheprovider")
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("variant", WORKFLOW_VARIANTS)
+def test_workflow_on_sqlite(
+    make_project: Callable[..., Project], tmp_path: Path, variant: str, runner: str
+) -> None:
+    project = make_project(**VARIANTS[variant])
+    url = f"sqlite:///{tmp_path / 'workflow.db'}"
+    project.env["DATABASE_URL"] = url
+    run_workflow(project, RUNNERS[runner], url, app_module(VARIANTS[variant]))
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("runner", RUNNERS)
+@pytest.mark.parametrize("database", ["postgresql", "mysql"])
+def test_workflow_on_server(
+    make_project: Callable[..., Project],
+    server_database: Callable[[str], str],
+    database: str,
+    runner: str,
+) -> None:
+    project = make_project(database=database)
+    url = server_database(database)
+    project.env["DATABASE_URL"] = url
+    project.env["TEST_DATABASE_URL"] = server_database(database)
+    run_workflow(project, RUNNERS[runner], url, "my_flask_app")

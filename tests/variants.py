@@ -1,0 +1,21 @@
+"""The answer sets the suite renders: each one a way users answer the questions."""
+
+VARIANTS: dict[str, dict[str, object]] = {
+    "defaults": {},
+    "module_style": {"app_style": "module"},
+    "db_object_database": {"db_object": "database"},
+    "unusual_names": {
+        "project_name": "Ünïcode Shop 2.0",
+        "app_module": "_shop_core2",
+        "db_object": "DB",
+        "revision_naming": "date",
+    },
+    "no_example_model": {"example_model": False},
+    "postgresql": {"database": "postgresql"},
+    "mysql": {"database": "mysql"},
+}
+
+
+def app_module(answers: dict[str, object]) -> str:
+    """The package the answers give (the template's default for the default name)."""
+    return str(answers.get("app_module", "my_flask_app"))
