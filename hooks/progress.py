@@ -51,7 +51,7 @@ def fail(title: str, reproduce: str, output: str, hint: str = "") -> None:
     print(f"  Reproduce with: {reproduce}\n{tail}", file=sys.stderr)
     if os.environ.get("COPIER_OPERATION") == "copy":
         # Copier deletes a project it has just created when a task fails, unless told not to.
-        print("  To keep the files, run `copier copy` with --no-cleanup.", file=sys.stderr)
+        print("  (Copier deletes a new project when a hook fails, unless given --no-cleanup.)", file=sys.stderr)
     sys.stderr.flush()
     sys.exit(1)
 

@@ -15,7 +15,11 @@ TEST_BIN = str(Path(sys.executable).parent)  # where this suite's uv lives
 
 
 def copy_with_tasks(
-    destination: Path, *data: str, template: Path = TEMPLATE, with_uv: bool = True
+    destination: Path,
+    *data: str,
+    template: Path = TEMPLATE,
+    with_uv: bool = True,
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
     """`copier copy --trust --no-cleanup --defaults`, as a user runs it."""
     paths = os.environ["PATH"].split(os.pathsep)
@@ -25,7 +29,7 @@ def copy_with_tasks(
     for answer in data:
         args += ["--data", answer]
     return run([*args, template, destination], destination.parent,
-               {"PATH": os.pathsep.join(path)}, check=False)  # fmt: skip
+               {"PATH": os.pathsep.join(path), **env}, check=False)  # fmt: skip
 
 
 def git(project: Path, *args: str) -> str:
@@ -89,6 +93,17 @@ def test_a_failing_step_is_named_and_the_files_stay(tmp_path: Path) -> None:
     assert "no_such_column" in result.stderr  # the tail of the error
     assert (destination / "manage.py").is_file() and (destination / ".venv").is_dir()
     assert not (destination / ".git").exists(), "the steps after the failure did not run"
+
+
+def test_without_network_the_install_says_so_and_the_files_stay(tmp_path: Path) -> None:
+    destination = tmp_path / "project"
+    # uv with no cache and no network: the same failure as a machine that cannot reach PyPI.
+    result = copy_with_tasks(destination, UV_OFFLINE="1", UV_NO_CACHE="1")
+    assert result.returncode != 0
+    assert "FAILED: Installed the project and its dev extra" in result.stderr
+    assert "Could not install the packages: is PyPI reachable?" in result.stderr
+    assert "Copier deletes a new project when a hook fails, unless given --no-cleanup." in result.stderr
+    assert (destination / "manage.py").is_file() and (destination / "migrations" / "env.py").is_file()
 
 
 def test_skip_tasks_gives_a_valid_project(tmp_path: Path) -> None:
