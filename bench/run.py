@@ -111,8 +111,8 @@ def main() -> None:
         peer.mkdir()
         (peer / "app.py").write_text(FLASK_MIGRATE_APP)
         timed([UV, "venv", "--quiet", "--python", sys.executable, ".venv"], peer)
-        timed([UV, "pip", "install", "--quiet", "--python", peer / ".venv" / "bin" / "python",
-               "flask>=3.1,<3.2", "flask-sqlalchemy==3.1.1", "flask-migrate==4.1.0",
+        timed([UV, "pip", "install", "--quiet", "--compile-bytecode",
+               "--python", peer / ".venv" / "bin" / "python", "flask>=3.1,<3.2", "flask-sqlalchemy==3.1.1", "flask-migrate==4.1.0",
                "sqlalchemy>=2.1,<2.2", "alembic>=1.20,<1.21"], peer)  # fmt: skip
         flask = [peer / ".venv" / "bin" / "flask", "--app", "app", "db"]
 

@@ -20,7 +20,9 @@ def main() -> None:
     uv = shutil.which("uv")
     if uv:
         run("Created .venv (uv)", [uv, "venv", "--quiet", "--python", sys.executable, ".venv"], project)
-        install = [uv, "pip", "install", "--quiet", "--python", venv_python, "-e", ".[dev]"]
+        # Compiled now, so that no command pays for it later (pip compiles by default).
+        install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", venv_python]
+        install += ["-e", ".[dev]"]
     else:
         run("Created .venv (venv)", [sys.executable, "-m", "venv", ".venv"], project)
         install = [venv_python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"]

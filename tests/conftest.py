@@ -74,7 +74,8 @@ class Project:
     def install(self) -> "Project":
         """Create `.venv` and install the project with its dev extra (uv's cache makes it quick)."""
         run([UV, "venv", "--quiet", "--python", sys.executable, ".venv"], self.path, {})
-        run([UV, "pip", "install", "--quiet", "-e", ".[dev]"], self.path, {"VIRTUAL_ENV": ".venv"})
+        install = [UV, "pip", "install", "--quiet", "--compile-bytecode", "-e", ".[dev]"]
+        run(install, self.path, {"VIRTUAL_ENV": ".venv"})
         return self
 
     def run(self, *args: str, ok: bool | None = True, **env: str) -> subprocess.CompletedProcess[str]:
