@@ -52,6 +52,11 @@ def template_repository(destination: Path) -> Path:
     return destination
 
 
+def tag(repository: Path, name: str) -> None:
+    """Tag HEAD: Copier takes the newest PEP 440 tag as the version to update to."""
+    run(["git", "tag", name], repository, {})
+
+
 def commit(repository: Path, message: str) -> None:
     """Commit everything in `repository`, whoever runs the suite."""
     identity = ["-c", "user.name=Template Tests", "-c", "user.email=tests@localhost"]
@@ -73,7 +78,8 @@ class Project:
 
     def install(self) -> "Project":
         """Create `.venv` and install the project with its dev extra (uv's cache makes it quick)."""
-        run([UV, "venv", "--quiet", "--python", sys.executable, ".venv"], self.path, {})
+        venv = [UV, "venv", "--quiet", "--allow-existing", "--python", sys.executable, ".venv"]
+        run(venv, self.path, {})
         install = [UV, "pip", "install", "--quiet", "--compile-bytecode", "-e", ".[dev]"]
         run(install, self.path, {"VIRTUAL_ENV": ".venv"})
         return self

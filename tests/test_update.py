@@ -1,0 +1,152 @@
+"""`copier update`: template fixes reach a project, and nothing of the user's is lost.
+
+Built the way Copier's own suite does it: a template repository with two tags, `v1` (an
+older template) and `v2` (the current one), and a project copied at v1, then worked on.
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import copier
+import pytest
+
+from conftest import COPIER, Project, commit, run, tag, template_repository
+
+ENV_PY = Path("migrations") / "env.py"
+USER_IGNORED = 'IGNORED_TABLES: set[str] = {"spatial_ref_sys"}'
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    """The template repository: `v1` lacks two fixes that `v2`, the current template, has."""
+    repository = template_repository(tmp_path / "template")
+    env_py = repository / "template" / "migrations" / "env.py.jinja"
+    manage_py = repository / "template" / "manage.py.jinja"
+    models_py = repository / "template" / "{{ app_module }}" / "models.py.jinja"
+    current = {path: path.read_text() for path in (env_py, manage_py, models_py)}
+    # v1: the old usage strings, no server default comparison, a different example model.
+    edit(manage_py, 'CommandLine(prog="manage.py migrate")', 'CommandLine(prog="alembic")')
+    edit(env_py, "        compare_server_default=True,\n", "")
+    edit(models_py, "String(100), index=True", "String(80), index=True")
+    commit(repository, "v1")
+    tag(repository, "v1")
+    for path, text in current.items():
+        path.write_text(text)
+    commit(repository, "v2")
+    tag(repository, "v2")
+    return repository
+
+
+def project_at_v1(template: Path, destination: Path, **answers: object) -> Project:
+    """Copy at v1, install, then work as a user: two revisions, edits, all committed."""
+    copier.run_copy(str(template), destination, data=answers, defaults=True, unsafe=True,
+                    vcs_ref="v1", quiet=True, skip_tasks=True)  # fmt: skip
+    project = Project(destination).install()
+    project.env["DATABASE_URL"] = f"sqlite:///{destination.parent / 'app.db'}"
+    run(["git", "init", "--quiet"], destination, {})
+    commit(destination, "Generated at v1")
+
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    project.migrate("upgrade")
+    package = destination / str(answers.get("app_module", "my_flask_app"))
+    edit(package / "models.py", "index=True)\n", "index=True)\n    age: Mapped[int | None]\n")
+    project.migrate("revision", "--autogenerate", "-m", "add user age")
+    project.migrate("upgrade")
+    edit(destination / ENV_PY, "IGNORED_TABLES: set[str] = set()", USER_IGNORED)
+    with (destination / "README.md").open("a") as readme:
+        readme.write("\n## Deploying\n\nOur own notes.\n")
+    commit(destination, "Our revisions and edits")
+    return project
+
+
+def revisions(project: Project) -> dict[str, bytes]:
+    versions = project.path / "migrations" / "versions"
+    return {path.name: path.read_bytes() for path in versions.iterdir()}
+
+
+def no_conflict_markers(project: Project) -> None:
+    for path in project.path.rglob("*"):
+        if ".venv" not in path.parts and ".git" not in path.parts and path.is_file():
+            text = path.read_text(errors="replace")
+            assert "<<<<<<<" not in text and ">>>>>>>" not in text, path
+        assert not path.name.endswith(".rej"), path
+
+
+def test_update_applies_fixes_and_keeps_everything_of_the_user(
+    template: Path, tmp_path: Path
+) -> None:
+    project = project_at_v1(template, tmp_path / "project")
+    before = revisions(project)
+    models_before = (project.path / "my_flask_app" / "models.py").read_text()
+
+    check = run([COPIER, "check-update", "--output-format", "json"], project.path, {})
+    assert json.loads(check.stdout) == {
+        "update_available": True, "current_version": "1", "latest_version": "2"
+    }
+
+    copier.run_update(project.path, defaults=True, overwrite=True, unsafe=True, quiet=True)
+
+    assert revisions(project) == before, "every user revision, byte for byte"
+    assert (project.path / "my_flask_app" / "models.py").read_text() == models_before
+    env_py = (project.path / ENV_PY).read_text()
+    assert "compare_server_default=True" in env_py, "the template fix arrived"
+    assert USER_IGNORED in env_py, "the user's edit stayed"
+    assert 'CommandLine(prog="manage.py migrate")' in (project.path / "manage.py").read_text()
+    assert "Our own notes." in (project.path / "README.md").read_text()
+    assert "_commit: v2" in (project.path / ".copier-answers.yml").read_text()
+    no_conflict_markers(project)
+
+    assert project.migrate("upgrade", "--help").stdout.startswith("usage: manage.py migrate")
+    project.migrate("upgrade")
+    project.migrate("check")
+    project.run("pytest", "-q", "-p", "no:cacheprovider")
+
+
+def test_a_deleted_file_stays_deleted(template: Path, tmp_path: Path) -> None:
+    project = project_at_v1(template, tmp_path / "project")
+    run(["git", "rm", "--quiet", "my_flask_app/views.py", ".env.example"], project.path, {})
+    commit(project.path, "We do not want these")
+    copier.run_update(project.path, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    assert not (project.path / "my_flask_app" / "views.py").exists()
+    assert not (project.path / ".env.example").exists()
+
+
+def test_a_conflict_is_marked_inline(template: Path, tmp_path: Path) -> None:
+    project = project_at_v1(template, tmp_path / "project")
+    edit(project.path / "manage.py", 'CommandLine(prog="alembic")', 'CommandLine(prog="db")')
+    commit(project.path, "Our own program name")
+    copier.run_update(project.path, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    manage_py = (project.path / "manage.py").read_text()
+    assert "<<<<<<< before updating" in manage_py
+    assert 'CommandLine(prog="db")' in manage_py
+    assert 'CommandLine(prog="manage.py migrate")' in manage_py
+    assert ">>>>>>> after updating" in manage_py
+
+
+@pytest.mark.server
+def test_changing_the_database_on_update(
+    template: Path, tmp_path: Path, server_database: Callable[[str], str]
+) -> None:
+    project = project_at_v1(template, tmp_path / "project")
+    before = revisions(project)
+    copier.run_update(project.path, data={"database": "postgresql"}, defaults=True,
+                      overwrite=True, unsafe=True, quiet=True)  # fmt: skip
+    assert revisions(project) == before
+    assert "psycopg[binary]" in (project.path / "pyproject.toml").read_text()
+    config = (project.path / "my_flask_app" / "config.py").read_text()
+    assert "postgresql://postgres@localhost:5432/my_flask_app" in config
+    no_conflict_markers(project)
+    commit(project.path, "Now on PostgreSQL")
+
+    project.install()
+    project.env["DATABASE_URL"] = server_database("postgresql")
+    project.migrate("upgrade")
+    project.migrate("check")
+    project.run("pytest", "-q", "-p", "no:cacheprovider")
