@@ -94,6 +94,31 @@ def main() -> None:
         measure("copier copy, hooks with venv+pip",
                 lambda i: copier_copy(work / f"pip{i}", with_uv=False))  # fmt: skip
 
+        # `copier update` from v1 to v2 of a template repository (v2: a fix in env.py).
+        template = work / "template"
+        shutil.copytree(TEMPLATE, template, ignore=shutil.ignore_patterns(".git", ".venv"))
+        git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
+        timed([*git, "init", "-q"], template)
+        for version in ("v1", "v2"):
+            env_py = template / "template" / "migrations" / "env.py.jinja"
+            env_py.write_text(env_py.read_text() + f"# {version}\n")
+            timed([*git, "add", "-A"], template)
+            timed([*git, "commit", "-qm", version], template)
+            timed([*git, "tag", version], template)
+        updated = work / "updated"
+        timed([BIN / "copier", "copy", "--trust", "--defaults", "--quiet", "--skip-tasks",
+               "--vcs-ref", "v1", template, updated], work)  # fmt: skip
+        timed([*git, "init", "-q"], updated)
+        timed([*git, "add", "-A"], updated)
+        timed([*git, "commit", "-qm", "v1"], updated)
+
+        def update(_: int) -> float:
+            seconds = timed([BIN / "copier", "update", "--trust", "--defaults", "--quiet"], updated)
+            timed([*git, "reset", "-q", "--hard"], updated)
+            return seconds
+
+        measure("copier update (v1 to v2)", update)
+
         # The verify step alone, on a project with .venv but no revision yet.
         project = work / "uv0"
         hook = [project / ".venv" / "bin" / "python", TEMPLATE / "hooks" / "verify.py",
