@@ -84,13 +84,17 @@ class Project:
         run(install, self.path, {"VIRTUAL_ENV": ".venv"})
         return self
 
+    def environment(self, **env: str) -> dict[str, str]:
+        """The environment the project's commands run in."""
+        variables = {"PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}", **self.env, **env}
+        return environment(variables)
+
     def run(self, *args: str, ok: bool | None = True, **env: str) -> subprocess.CompletedProcess[str]:
         """Run a command of the project's virtualenv in its root.
 
         `ok=True` asserts that it succeeds, `ok=False` that it fails, `ok=None` neither.
         """
-        variables = {"PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}", **self.env, **env}
-        result = run(args, self.path, variables, check=False)
+        result = run(args, self.path, self.environment(**env), check=False)
         if ok is not None and (result.returncode == 0) != ok:
             raise AssertionError(
                 f"`{' '.join(args)}` exited {result.returncode}\n{result.stdout}\n{result.stderr}"
@@ -102,15 +106,19 @@ class Project:
         return self.run("python", "manage.py", "migrate", *args, ok=ok, **env)
 
 
+def environment(variables: dict[str, str]) -> dict[str, str]:
+    """`variables` over a copy of this environment less ISOLATED_VARIABLES."""
+    base = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
+    return {**base, **variables}
+
+
 def run(
     args: list[object] | tuple[object, ...], cwd: Path, env: dict[str, str], check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command in `cwd`, with `env` over a copy of this environment minus ISOLATED_VARIABLES."""
-    environment = {k: v for k, v in os.environ.items() if k not in ISOLATED_VARIABLES}
-    environment.update(env)
+    """Run a command in `cwd`, with `env` over this environment (see `environment`)."""
     return subprocess.run(
-        [str(arg) for arg in args], cwd=cwd, env=environment, capture_output=True, text=True,
-        check=check, timeout=COMMAND_TIMEOUT,
+        [str(arg) for arg in args], cwd=cwd, env=environment(env), capture_output=True,
+        text=True, check=check, timeout=COMMAND_TIMEOUT,
     )
 
 

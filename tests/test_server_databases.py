@@ -1,0 +1,209 @@
+"""PostgreSQL and MariaDB for real: concurrent upgrades, failures midway, odd passwords."""
+
+import subprocess
+import urllib.parse
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from conftest import SERVERS, Project
+
+pytestmark = pytest.mark.server
+
+# A revision that fails if it is applied twice (its table exists) and counts its runs.
+SLOW_ONCE = '''\
+"""Create the runs table, slowly."""
+
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "slow_once"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Upgrade the schema."""
+    op.create_table("runs", sa.Column("id", sa.Integer, primary_key=True))
+    time.sleep(2)  # long enough for every other process to be waiting
+    op.execute("INSERT INTO runs (id) VALUES (1)")
+
+
+def downgrade() -> None:
+    """Downgrade the schema."""
+    op.drop_table("runs")
+'''
+
+# A revision that fails midway: its first operation succeeds, its second does not.
+FAILS_MIDWAY = '''\
+"""Add a table, then fail."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "fails_midway"
+down_revision = "slow_once"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Upgrade the schema."""
+    op.create_table("half", sa.Column("id", sa.Integer, primary_key=True))
+    op.execute("INSERT INTO no_such_table VALUES (1)")
+
+
+def downgrade() -> None:
+    """Downgrade the schema."""
+    op.drop_table("half")
+'''
+
+
+def with_revisions(project: Project, *revisions: tuple[str, str]) -> None:
+    for name, text_ in revisions:
+        (project.path / "migrations" / "versions" / f"{name}.py").write_text(text_)
+
+
+def scalar(url: str, sql: str) -> object:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, sql: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def upgrade_at_once(project: Project, processes: int, *options: str) -> list[subprocess.CompletedProcess[str]]:
+    """Start `processes` upgrades together, as app replicas do on deploy."""
+    env = project.environment()
+    started = [
+        subprocess.Popen(["python", "manage.py", "migrate", *options, "upgrade"], cwd=project.path,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]  # fmt: skip
+    results = []
+    for process in started:
+        stdout, stderr = process.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return results
+
+
+@pytest.fixture
+def server_project(
+    make_project: Callable[..., Project], server_database: Callable[[str], str], request: pytest.FixtureRequest
+) -> Project:
+    project = make_project(database=request.param, example_model=False)
+    project.env["DATABASE_URL"] = server_database(request.param)
+    return project
+
+
+@pytest.mark.parametrize("server_project", ["postgresql", "mysql"], indirect=True)
+def test_concurrent_upgrades_apply_each_revision_once(server_project: Project) -> None:
+    with_revisions(server_project, ("slow_once", SLOW_ONCE))
+    results = upgrade_at_once(server_project, 8)
+    assert [r.returncode for r in results] == [0] * 8, [r.stderr for r in results if r.returncode]
+    applied = [r for r in results if "Running upgrade  -> slow_once" in r.stderr]
+    assert len(applied) == 1
+    url = server_project.env["DATABASE_URL"]
+    assert scalar(url, "SELECT COUNT(*) FROM runs") == 1
+    assert scalar(url, "SELECT version_num FROM alembic_version") == "slow_once"
+
+
+@pytest.mark.parametrize("server_project", ["postgresql"], indirect=True)
+def test_without_the_lock_concurrent_upgrades_collide(server_project: Project) -> None:
+    """The control: `-x lock=off` lets the same 8 processes trip over each other."""
+    with_revisions(server_project, ("slow_once", SLOW_ONCE))
+    results = upgrade_at_once(server_project, 8, "-x", "lock=off")
+    assert any(r.returncode != 0 for r in results)
+
+
+@pytest.mark.parametrize("server_project", ["postgresql"], indirect=True)
+def test_postgresql_failure_midway_leaves_the_previous_revision(server_project: Project) -> None:
+    with_revisions(server_project, ("slow_once", SLOW_ONCE), ("fails_midway", FAILS_MIDWAY))
+    result = server_project.migrate("upgrade", ok=False)
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines() if line.startswith("FAILED:")]
+    url = server_project.env["DATABASE_URL"]
+    assert scalar(url, "SELECT version_num FROM alembic_version") == "slow_once"
+    assert tables(url) == {"alembic_version", "runs"}, "nothing of the failed revision"
+
+
+@pytest.mark.parametrize("server_project", ["mysql"], indirect=True)
+def test_mysql_failure_midway_leaves_its_ddl_behind(server_project: Project) -> None:
+    """MySQL/MariaDB commit each DDL statement: what the README's recovery steps describe."""
+    with_revisions(server_project, ("slow_once", SLOW_ONCE), ("fails_midway", FAILS_MIDWAY))
+    assert server_project.migrate("upgrade", ok=False).returncode == 1
+    url = server_project.env["DATABASE_URL"]
+    assert scalar(url, "SELECT version_num FROM alembic_version") == "slow_once"
+    assert tables(url) == {"alembic_version", "runs", "half"}
+    # The recovery: drop what the failed revision left, fix it, upgrade again.
+    execute(url, "DROP TABLE half")
+    fixed = FAILS_MIDWAY.replace('    op.execute("INSERT INTO no_such_table VALUES (1)")\n', "")
+    with_revisions(server_project, ("fails_midway", fixed))
+    server_project.migrate("upgrade")
+    assert scalar(url, "SELECT version_num FROM alembic_version") == "fails_midway"
+
+
+PASSWORD = "p@ss%w:rd/#?"
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_password_with_special_characters(
+    make_project: Callable[..., Project], server_database: Callable[[str], str], kind: str
+) -> None:
+    url = server_database(kind)
+    database = url.rsplit("/", 1)[1]
+    user = f"{database}_user"
+    admin = create_engine(SERVERS[kind], isolation_level="AUTOCOMMIT")
+    literal = PASSWORD.replace("'", "''").replace("%", "%%")  # the drivers read %: doubled
+    with admin.connect() as connection:
+        if kind == "postgresql":
+            connection.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{literal}'")
+            connection.exec_driver_sql(f"ALTER DATABASE {database} OWNER TO {user}")
+        else:
+            connection.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{literal}'")
+            connection.exec_driver_sql(f"GRANT ALL ON {database}.* TO '{user}'@'%%'")
+    try:
+        project = make_project(database=kind)
+        scheme = url.split("://", 1)[0]
+        secret = urllib.parse.quote(PASSWORD, safe="")
+        project.env["DATABASE_URL"] = f"{scheme}://{user}:{secret}@127.0.0.1:{'5432' if kind == 'postgresql' else '3306'}/{database}"
+        project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+        project.migrate("upgrade")
+        project.migrate("check")
+        assert "CREATE TABLE users" in project.migrate("upgrade", "head", "--sql").stdout
+        project.run("alembic", "current")
+        project.migrate("downgrade", "base")
+        owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'alembic_version'"
+        if kind == "postgresql":
+            assert scalar(url, owner) == user
+    finally:
+        with admin.connect() as connection:
+            if kind == "postgresql":
+                connection.exec_driver_sql(f"ALTER DATABASE {database} OWNER TO postgres")
+                execute(url, f"DROP OWNED BY {user}")  # in the database that holds them
+                connection.exec_driver_sql(f"DROP ROLE {user}")
+            else:
+                connection.exec_driver_sql(f"DROP USER '{user}'@'%%'")
+        admin.dispose()
