@@ -164,6 +164,8 @@ def server_database() -> Iterator[Callable[[str], str]]:
 
     yield create
     for server, name in created:
+        # FORCE: a process the test left behind must not keep the database alive.
+        force = " WITH (FORCE)" if server.dialect.name == "postgresql" else ""
         with server.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE {name}")
+            connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
         server.dispose()

@@ -86,6 +86,14 @@ def execute(url: str, sql: str) -> None:
         engine.dispose()
 
 
+def columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
 def tables(url: str) -> set[str]:
     engine = create_engine(url)
     try:
@@ -207,3 +215,29 @@ def test_password_with_special_characters(
             else:
                 connection.exec_driver_sql(f"DROP USER '{user}'@'%%'")
         admin.dispose()
+
+
+def test_postgresql_enum_pattern_of_the_readme_leaves_no_type(
+    make_project: Callable[..., Project], server_database: Callable[[str], str]
+) -> None:
+    project = make_project(database="postgresql")
+    url = server_database("postgresql")
+    project.env["DATABASE_URL"] = url
+    readme = (project.path / "README.md").read_text()
+    pattern = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    project.migrate("revision", "-m", "user role")
+    [revision] = (project.path / "migrations" / "versions").glob("*_user_role.py")
+    text_ = revision.read_text()
+    head, _ = text_.split("\ndef upgrade", 1)
+    revision.write_text(f"{head}\n{pattern}")
+    enum_type = "SELECT COUNT(*) FROM pg_type WHERE typname = 'user_role'"
+
+    project.migrate("upgrade")
+    assert scalar(url, enum_type) == 1
+    assert "role" in columns(url, "users")
+    project.migrate("downgrade", "-1")
+    assert scalar(url, enum_type) == 0, "the downgrade left the ENUM type behind"
+    project.migrate("upgrade")
+    project.migrate("downgrade", "base")
+    assert scalar(url, enum_type) == 0
