@@ -82,8 +82,13 @@ def scratch_database(database: str) -> Iterator[str | None]:
     try:
         yield server_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE {name}")
+        # FORCE (PostgreSQL 13+) ends the app's pooled connections to the scratch database.
+        force = " WITH (FORCE)" if server_url.get_backend_name() == "postgresql" else ""
+        try:
+            with server.connect() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
+        except Exception as error:  # noqa: BLE001 - report it, the verification is done
+            say(f"Could not drop the scratch database {name}: {error}".splitlines()[0])
         server.dispose()
 
 

@@ -4,10 +4,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import copier
 import pytest
+from sqlalchemy import create_engine, inspect
 
 from conftest import COPIER, TEMPLATE, Project, commit, render, run, template_repository
 
@@ -151,3 +153,34 @@ def test_update_does_not_run_the_tasks(tmp_path: Path, capfd: pytest.CaptureFixt
     assert "Running task" not in output
     assert not (destination / ".venv").exists()
     assert len(git(destination, "log", "--format=%s").splitlines()) == 1
+
+
+@pytest.mark.server
+def test_server_project_is_verified_on_a_scratch_database_beside_database_url(
+    tmp_path: Path, server_database: Callable[[str], str]
+) -> None:
+    url = server_database("postgresql")
+    result = copy_with_tasks(tmp_path / "project", "database=postgresql", DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert "upgrade --sql renders offline (" in result.stdout
+    assert list((tmp_path / "project" / "migrations" / "versions").glob("*_create_users_and_posts.py"))
+    engine = create_engine(url)
+    try:
+        assert inspect(engine).get_table_names() == [], "DATABASE_URL's own database untouched"
+        with engine.connect() as connection:
+            left = connection.exec_driver_sql(
+                "SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'verify_%%'"
+            ).scalar()
+        assert left == 0, "the scratch database was dropped"
+    finally:
+        engine.dispose()
+
+
+def test_server_project_without_database_url_says_what_was_skipped(tmp_path: Path) -> None:
+    result = copy_with_tasks(tmp_path / "project", "database=mysql")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Database steps: skipped (set DATABASE_URL to a reachable mysql server to run them)"
+        in result.stdout
+    )
+    assert not list((tmp_path / "project" / "migrations" / "versions").glob("*.py"))
