@@ -1,11 +1,11 @@
 """PostgreSQL and MariaDB for real: concurrent upgrades, failures midway, odd passwords."""
 
 import subprocess
-import urllib.parse
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, make_url, text
 
 from conftest import SERVERS, Project
 
@@ -174,46 +174,51 @@ def test_mysql_failure_midway_leaves_its_ddl_behind(server_project: Project) -> 
 
 
 PASSWORD = "p@ss%w:rd/#?"
+USER_SUFFIX = "_u@s:r/#?"  # a user name that needs percent-encoding in a URL too
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "mysql"])
-def test_password_with_special_characters(
+def test_user_and_password_with_special_characters(
     make_project: Callable[..., Project], server_database: Callable[[str], str], kind: str
 ) -> None:
     url = server_database(kind)
     database = url.rsplit("/", 1)[1]
-    user = f"{database}_user"
+    user = database + USER_SUFFIX
+    # As SQL literals and identifiers; the drivers read %, so it is doubled.
+    secret_sql = PASSWORD.replace("'", "''").replace("%", "%%")
+    role = f'"{user}"' if kind == "postgresql" else f"'{user}'@'%%'"
     admin = create_engine(SERVERS[kind], isolation_level="AUTOCOMMIT")
-    literal = PASSWORD.replace("'", "''").replace("%", "%%")  # the drivers read %: doubled
     with admin.connect() as connection:
         if kind == "postgresql":
-            connection.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{literal}'")
-            connection.exec_driver_sql(f"ALTER DATABASE {database} OWNER TO {user}")
+            connection.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD '{secret_sql}'")
+            connection.exec_driver_sql(f"ALTER DATABASE {database} OWNER TO {role}")
         else:
-            connection.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{literal}'")
-            connection.exec_driver_sql(f"GRANT ALL ON {database}.* TO '{user}'@'%%'")
+            connection.exec_driver_sql(f"CREATE USER {role} IDENTIFIED BY '{secret_sql}'")
+            connection.exec_driver_sql(f"GRANT ALL ON {database}.* TO {role}")
     try:
         project = make_project(database=kind)
-        scheme = url.split("://", 1)[0]
-        secret = urllib.parse.quote(PASSWORD, safe="")
-        project.env["DATABASE_URL"] = f"{scheme}://{user}:{secret}@127.0.0.1:{'5432' if kind == 'postgresql' else '3306'}/{database}"
+        server = make_url(url)
+        project.env["DATABASE_URL"] = (
+            f"{server.drivername}://{quote(user, safe='')}:{quote(PASSWORD, safe='')}"
+            f"@{server.host}:{server.port}/{database}"
+        )
         project.migrate("revision", "--autogenerate", "-m", "create users and posts")
         project.migrate("upgrade")
         project.migrate("check")
         assert "CREATE TABLE users" in project.migrate("upgrade", "head", "--sql").stdout
         project.run("alembic", "current")
         project.migrate("downgrade", "base")
-        owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'alembic_version'"
         if kind == "postgresql":
-            assert scalar(url, owner) == user
+            owner = "SELECT tableowner FROM pg_tables WHERE tablename = 'alembic_version'"
+            assert scalar(url, owner) == user, "the tables were made as that user"
     finally:
         with admin.connect() as connection:
             if kind == "postgresql":
                 connection.exec_driver_sql(f"ALTER DATABASE {database} OWNER TO postgres")
-                execute(url, f"DROP OWNED BY {user}")  # in the database that holds them
-                connection.exec_driver_sql(f"DROP ROLE {user}")
+                execute(url, f"DROP OWNED BY {role}")  # in the database that holds them
+                connection.exec_driver_sql(f"DROP ROLE {role}")
             else:
-                connection.exec_driver_sql(f"DROP USER '{user}'@'%%'")
+                connection.exec_driver_sql(f"DROP USER {role}")
         admin.dispose()
 
 
