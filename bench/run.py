@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 UV = BIN / "uv"
 
 # The peer: the same two models, with Flask-Migrate, as `flask db init` users write them.
-FLASK_MIGRATE_APP = '''
+FLASK_MIGRATE_APP = """
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -53,7 +53,7 @@ def create_app():
     db.init_app(app)
     Migrate(app, db)
     return app
-'''
+"""
 
 
 def timed(command: list[object], cwd: Path, env: dict[str, str] | None = None) -> float:
@@ -89,7 +89,9 @@ def main() -> None:
             results[name] = [function(i) for i in range(runs)]
             print(f"{name:<46} {median(results[name])}", flush=True)
 
-        measure("copier copy --skip-tasks", lambda i: copier_copy(work / f"plain{i}", "--skip-tasks"))
+        measure(
+            "copier copy --skip-tasks", lambda i: copier_copy(work / f"plain{i}", "--skip-tasks")
+        )
         measure("copier copy, hooks with uv", lambda i: copier_copy(work / f"uv{i}"))
         measure("copier copy, hooks with venv+pip",
                 lambda i: copier_copy(work / f"pip{i}", with_uv=False))  # fmt: skip
@@ -144,8 +146,15 @@ def main() -> None:
         def flask_migrate(_: int) -> float:
             shutil.rmtree(peer / "migrations", ignore_errors=True)
             shutil.rmtree(peer / "instance", ignore_errors=True)
-            steps = [["init"], ["migrate", "-m", "create users and posts"], ["upgrade"],
-                     ["check"], ["downgrade", "base"], ["upgrade"], ["upgrade", "--sql"]]
+            steps = [
+                ["init"],
+                ["migrate", "-m", "create users and posts"],
+                ["upgrade"],
+                ["check"],
+                ["downgrade", "base"],
+                ["upgrade"],
+                ["upgrade", "--sql"],
+            ]
             return sum(timed([*flask, *step], peer) for step in steps)
 
         measure("flask db init, migrate, upgrade, check, ...", flask_migrate)
@@ -161,14 +170,24 @@ def main() -> None:
             return f"{statistics.median(results[a]) / statistics.median(results[b]):.2f}"
 
         print()
-        print("verify.py / Flask-Migrate's same steps:     ",
-              ratio("hooks/verify.py alone (one process)", "flask db init, migrate, upgrade, check, ..."))
-        print("copy with uv hooks / with pip hooks:        ",
-              ratio("copier copy, hooks with uv", "copier copy, hooks with venv+pip"))
-        print("manage.py migrate heads / flask db heads:   ",
-              ratio("python manage.py migrate heads", "flask db heads (Flask-Migrate)"))
-        print("manage.py migrate heads / alembic heads:    ",
-              ratio("python manage.py migrate heads", "alembic heads (bare, our env.py)"))
+        print(
+            "verify.py / Flask-Migrate's same steps:     ",
+            ratio(
+                "hooks/verify.py alone (one process)", "flask db init, migrate, upgrade, check, ..."
+            ),
+        )
+        print(
+            "copy with uv hooks / with pip hooks:        ",
+            ratio("copier copy, hooks with uv", "copier copy, hooks with venv+pip"),
+        )
+        print(
+            "manage.py migrate heads / flask db heads:   ",
+            ratio("python manage.py migrate heads", "flask db heads (Flask-Migrate)"),
+        )
+        print(
+            "manage.py migrate heads / alembic heads:    ",
+            ratio("python manage.py migrate heads", "alembic heads (bare, our env.py)"),
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

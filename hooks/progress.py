@@ -51,7 +51,10 @@ def fail(title: str, reproduce: str, output: str, hint: str = "") -> None:
     print(f"  Reproduce with: {reproduce}\n{tail}", file=sys.stderr)
     if os.environ.get("COPIER_OPERATION") == "copy":
         # Copier deletes a project it has just created when a task fails, unless told not to.
-        print("  (Copier deletes a new project when a hook fails, unless given --no-cleanup.)", file=sys.stderr)
+        print(
+            "  (Copier deletes a new project when a hook fails, unless given --no-cleanup.)",
+            file=sys.stderr,
+        )
     sys.stderr.flush()
     sys.exit(1)
 
@@ -59,4 +62,3 @@ def fail(title: str, reproduce: str, output: str, hint: str = "") -> None:
 def skipped(title: str, why: str) -> None:
     """Say that a step was skipped, and why."""
     say(f"{title}: skipped ({why})")
-

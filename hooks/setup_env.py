@@ -19,7 +19,11 @@ def main() -> None:
     venv_python = project / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
     uv = shutil.which("uv")
     if uv:
-        run("Created .venv (uv)", [uv, "venv", "--quiet", "--python", sys.executable, ".venv"], project)
+        run(
+            "Created .venv (uv)",
+            [uv, "venv", "--quiet", "--python", sys.executable, ".venv"],
+            project,
+        )
         # Compiled now, so that no command pays for it later (pip compiles by default).
         install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", venv_python]
         install += ["-e", ".[dev]"]

@@ -7,12 +7,13 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import copier
 import pytest
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
 TEMPLATE = Path(__file__).resolve().parents[1]
@@ -89,7 +90,9 @@ class Project:
         variables = {"PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}", **self.env, **env}
         return environment(variables)
 
-    def run(self, *args: str, ok: bool | None = True, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, ok: bool | None = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command of the project's virtualenv in its root.
 
         `ok=True` asserts that it succeeds, `ok=False` that it fails, `ok=None` neither.
@@ -101,7 +104,9 @@ class Project:
             )
         return result
 
-    def migrate(self, *args: str, ok: bool | None = True, **env: str) -> subprocess.CompletedProcess[str]:
+    def migrate(
+        self, *args: str, ok: bool | None = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         """`python manage.py migrate ARGS`."""
         return self.run("python", "manage.py", "migrate", *args, ok=ok, **env)
 
@@ -117,8 +122,13 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a command in `cwd`, with `env` over this environment (see `environment`)."""
     return subprocess.run(
-        [str(arg) for arg in args], cwd=cwd, env=environment(env), capture_output=True,
-        text=True, check=check, timeout=COMMAND_TIMEOUT,
+        [str(arg) for arg in args],
+        cwd=cwd,
+        env=environment(env),
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=COMMAND_TIMEOUT,
     )
 
 
@@ -130,6 +140,40 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
         return Project(render(tmp_path / name, **answers)).install()
 
     return make
+
+
+@contextmanager
+def database(url: str) -> Iterator[Engine]:
+    """An engine on the database at `url`, disposed of afterwards."""
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def tables(url: str) -> set[str]:
+    """The tables in the database at `url`."""
+    with database(url) as engine:
+        return set(inspect(engine).get_table_names())
+
+
+def columns(url: str, table: str) -> set[str]:
+    """The columns of `table` in the database at `url`."""
+    with database(url) as engine:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+
+
+def scalar(url: str, sql: str) -> object:
+    """The one value a query returns."""
+    with database(url) as engine, engine.connect() as connection:
+        return connection.execute(text(sql)).scalar()
+
+
+def execute(url: str, sql: str) -> None:
+    """Run one statement and commit it."""
+    with database(url) as engine, engine.begin() as connection:
+        connection.execute(text(sql))
 
 
 # The database servers of the developers' and CI's machines (trust auth, no password).

@@ -3,13 +3,11 @@
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect
-
-from conftest import COPIER, TEMPLATE, UV, Project, commit, run
+from conftest import COPIER, TEMPLATE, UV, Project, commit, run, tables
 
 # A project as `flask db init` users (and cookiecutter-flask) lay it out.
 FLASK_MIGRATE_PROJECT = {
-    "myshop/__init__.py": '''\
+    "myshop/__init__.py": """\
 import os
 
 from flask import Flask
@@ -24,22 +22,22 @@ def create_app():
     migrate.init_app(app, db)
     from . import models  # noqa: F401
     return app
-''',
-    "myshop/extensions.py": '''\
+""",
+    "myshop/extensions.py": """\
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 db = SQLAlchemy()
 migrate = Migrate()
-''',
-    "myshop/models.py": '''\
+""",
+    "myshop/models.py": """\
 from .extensions import db
 
 
 class Customer(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     name = db.Column(db.String(50), nullable=False)
-''',
+""",
 }
 
 
@@ -83,8 +81,6 @@ def test_flask_migrate_project_adopts_the_template(tmp_path: Path) -> None:
     assert project.migrate("current").stdout.strip() == f"{head} (head)"
     project.migrate("upgrade")
     assert "No new upgrade operations detected." in project.migrate("check").stdout
-    engine = create_engine(url)
-    assert set(inspect(engine).get_table_names()) == {"alembic_version", "customer"}
-    engine.dispose()
+    assert tables(url) == {"alembic_version", "customer"}
     project.migrate("downgrade", "base")
     project.migrate("upgrade")

@@ -66,7 +66,10 @@ def test_no_template_leftovers(rendered: dict[str, Path], variant: str) -> None:
 def test_ruff_check_passes(rendered: dict[str, Path], variant: str) -> None:
     result = subprocess.run(
         [RUFF, "check", "--no-cache", "."],
-        cwd=rendered[variant], capture_output=True, text=True, check=False,
+        cwd=rendered[variant],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout
 
@@ -124,7 +127,9 @@ def test_database_choice(
     rendered: dict[str, Path], variant: str, driver: str | None, default_url: str
 ) -> None:
     project = rendered[variant]
-    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
     drivers = [d for d in dependencies if d.startswith(("psycopg", "pymysql"))]
     assert [d.split(">=")[0] for d in drivers] == ([driver] if driver else [])
     assert f'"{default_url}"' in (project / "my_flask_app" / "config.py").read_text()

@@ -9,9 +9,18 @@ from pathlib import Path
 
 import copier
 import pytest
-from sqlalchemy import create_engine, inspect
 
-from conftest import COPIER, TEMPLATE, Project, commit, render, run, template_repository
+from conftest import (
+    COPIER,
+    TEMPLATE,
+    Project,
+    commit,
+    render,
+    run,
+    scalar,
+    tables,
+    template_repository,
+)
 
 TEST_BIN = str(Path(sys.executable).parent)  # where this suite's uv lives
 
@@ -39,9 +48,7 @@ def git(project: Path, *args: str) -> str:
 
 
 @pytest.mark.parametrize("installer", ["uv", "pip"])
-def test_copy_gives_an_installed_verified_committed_project(
-    tmp_path: Path, installer: str
-) -> None:
+def test_copy_gives_an_installed_verified_committed_project(tmp_path: Path, installer: str) -> None:
     destination = tmp_path / "project"
     result = copy_with_tasks(destination, with_uv=installer == "uv")
     assert result.returncode == 0, result.stderr
@@ -80,10 +87,14 @@ def test_a_failing_step_is_named_and_the_files_stay(tmp_path: Path) -> None:
     """A template whose model cannot load: the verification fails at its first step."""
     template = template_repository(tmp_path / "template")
     models = template / "template" / "{{ app_module }}" / "models.py.jinja"
-    models.write_text(models.read_text().replace(
-        '    __tablename__ = "posts"\n',
-        '    __tablename__ = "posts"\n    __table_args__ = (Index("ix_broken", "no_such_column"),)\n',
-    ).replace("from sqlalchemy import ForeignKey", "from sqlalchemy import ForeignKey, Index"))
+    models.write_text(
+        models.read_text()
+        .replace(
+            '    __tablename__ = "posts"\n',
+            '    __tablename__ = "posts"\n    __table_args__ = (Index("ix_broken", "no_such_column"),)\n',
+        )
+        .replace("from sqlalchemy import ForeignKey", "from sqlalchemy import ForeignKey, Index")
+    )
     commit(template, "Break the example model")
 
     destination = tmp_path / "project"
@@ -104,8 +115,13 @@ def test_without_network_the_install_says_so_and_the_files_stay(tmp_path: Path) 
     assert result.returncode != 0
     assert "FAILED: Installed the project and its dev extra" in result.stderr
     assert "Could not install the packages: is PyPI reachable?" in result.stderr
-    assert "Copier deletes a new project when a hook fails, unless given --no-cleanup." in result.stderr
-    assert (destination / "manage.py").is_file() and (destination / "migrations" / "env.py").is_file()
+    assert (
+        "Copier deletes a new project when a hook fails, unless given --no-cleanup."
+        in result.stderr
+    )
+    assert (destination / "manage.py").is_file() and (
+        destination / "migrations" / "env.py"
+    ).is_file()
 
 
 def test_skip_tasks_gives_a_valid_project(tmp_path: Path) -> None:
@@ -163,17 +179,12 @@ def test_server_project_is_verified_on_a_scratch_database_beside_database_url(
     result = copy_with_tasks(tmp_path / "project", "database=postgresql", DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     assert "upgrade --sql renders offline (" in result.stdout
-    assert list((tmp_path / "project" / "migrations" / "versions").glob("*_create_users_and_posts.py"))
-    engine = create_engine(url)
-    try:
-        assert inspect(engine).get_table_names() == [], "DATABASE_URL's own database untouched"
-        with engine.connect() as connection:
-            left = connection.exec_driver_sql(
-                "SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'verify_%%'"
-            ).scalar()
-        assert left == 0, "the scratch database was dropped"
-    finally:
-        engine.dispose()
+    assert list(
+        (tmp_path / "project" / "migrations" / "versions").glob("*_create_users_and_posts.py")
+    )
+    assert tables(url) == set(), "DATABASE_URL's own database untouched"
+    left = scalar(url, "SELECT COUNT(*) FROM pg_database WHERE datname LIKE 'verify_%'")
+    assert left == 0, "the scratch database was dropped"
 
 
 def test_server_project_without_database_url_says_what_was_skipped(tmp_path: Path) -> None:

@@ -3,9 +3,7 @@
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect
-
-from conftest import UV, Project
+from conftest import UV, Project, tables
 
 
 def test_pytest_alembic_runs_on_its_own_connection(
@@ -20,12 +18,12 @@ def test_pytest_alembic_runs_on_its_own_connection(
     project.run(UV, "pip", "install", "--quiet", "pytest-alembic==0.13.1", "pytest<9.2",
                 VIRTUAL_ENV=str(project.path / ".venv"))  # fmt: skip
 
-    result = project.run("pytest", "-v", "-p", "no:cacheprovider", "--test-alembic", "-k", "alembic")
+    result = project.run(
+        "pytest", "-v", "-p", "no:cacheprovider", "--test-alembic", "-k", "alembic"
+    )
     for test in ("test_single_head_revision", "test_upgrade", "test_model_definitions_match_ddl",
                  "test_up_down_consistency"):  # fmt: skip
         assert f"::pytest-alembic::{test} PASSED" in result.stdout
     assert "4 passed" in result.stdout
     # The app's own database was never touched: env.py used pytest-alembic's engine.
-    engine = create_engine(f"sqlite:///{app_database}")
-    assert inspect(engine).get_table_names() == []
-    engine.dispose()
+    assert tables(f"sqlite:///{app_database}") == set()

@@ -46,9 +46,21 @@ def test_bad_answer_is_rejected_with_its_message(
 
 def test_cli_names_the_problem_and_the_fix(tmp_path: Path) -> None:
     result = run(
-        [COPIER, "copy", "--trust", "--defaults", "--vcs-ref", "HEAD",
-         "--data", "app_module=json", TEMPLATE, tmp_path / "project"],
-        tmp_path, {}, check=False,
+        [
+            COPIER,
+            "copy",
+            "--trust",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            "--data",
+            "app_module=json",
+            TEMPLATE,
+            tmp_path / "project",
+        ],
+        tmp_path,
+        {},
+        check=False,
     )
     assert result.returncode != 0
     assert (

@@ -5,9 +5,9 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, make_url
 
-from conftest import SERVERS, Project
+from conftest import SERVERS, Project, columns, execute, scalar, tables
 
 pytestmark = pytest.mark.server
 
@@ -68,41 +68,9 @@ def with_revisions(project: Project, *revisions: tuple[str, str]) -> None:
         (project.path / "migrations" / "versions" / f"{name}.py").write_text(text_)
 
 
-def scalar(url: str, sql: str) -> object:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql)).scalar()
-    finally:
-        engine.dispose()
-
-
-def execute(url: str, sql: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(sql))
-    finally:
-        engine.dispose()
-
-
-def columns(url: str, table: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        return {column["name"] for column in inspect(engine).get_columns(table)}
-    finally:
-        engine.dispose()
-
-
-def tables(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
-def upgrade_at_once(project: Project, processes: int, *options: str) -> list[subprocess.CompletedProcess[str]]:
+def upgrade_at_once(
+    project: Project, processes: int, *options: str
+) -> list[subprocess.CompletedProcess[str]]:
     """Start `processes` upgrades together, as app replicas do on deploy."""
     env = project.environment()
     started = [
@@ -113,13 +81,17 @@ def upgrade_at_once(project: Project, processes: int, *options: str) -> list[sub
     results = []
     for process in started:
         stdout, stderr = process.communicate(timeout=300)
-        results.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+        results.append(
+            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        )
     return results
 
 
 @pytest.fixture
 def server_project(
-    make_project: Callable[..., Project], server_database: Callable[[str], str], request: pytest.FixtureRequest
+    make_project: Callable[..., Project],
+    server_database: Callable[[str], str],
+    request: pytest.FixtureRequest,
 ) -> Project:
     project = make_project(database=request.param, example_model=False)
     project.env["DATABASE_URL"] = server_database(request.param)

@@ -88,7 +88,9 @@ def test_update_applies_fixes_and_keeps_everything_of_the_user(
 
     check = run([COPIER, "check-update", "--output-format", "json"], project.path, {})
     assert json.loads(check.stdout) == {
-        "update_available": True, "current_version": "1", "latest_version": "2"
+        "update_available": True,
+        "current_version": "1",
+        "latest_version": "2",
     }
 
     copier.run_update(project.path, defaults=True, overwrite=True, unsafe=True, quiet=True)

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
 
-from conftest import Project
+from conftest import Project, tables
 from variants import VARIANTS, app_module
 
 # The two command lines a user has: the project's own, and plain Alembic.
@@ -17,14 +16,6 @@ RUNNERS = {
     "alembic": ("alembic",),
 }
 WORKFLOW_VARIANTS = ["defaults", "module_style", "db_object_database", "unusual_names"]
-
-
-def tables(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        return set(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
 
 
 def add_age_column(project: Path, package: str) -> None:
