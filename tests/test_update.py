@@ -152,3 +152,40 @@ def test_changing_the_database_on_update(
     project.migrate("upgrade")
     project.migrate("check")
     project.run("pytest", "-q", "-p", "no:cacheprovider")
+
+
+def test_a_renamed_question_keeps_its_answer(tmp_path: Path) -> None:
+    """v1 called the SQLAlchemy object's question `sqlalchemy_object`; v2 calls it
+    `db_object` and carries a `_migrations` entry that renames the answer."""
+    repository = template_repository(tmp_path / "template")
+    current = {path: path.read_text() for path in repository.rglob("*") if path.is_file()
+               and ".git" not in path.parts}  # fmt: skip
+    for path, text in current.items():
+        path.write_text(text.replace("db_object", "sqlalchemy_object"))
+    commit(repository, "v1")
+    tag(repository, "v1")
+    for path, text in current.items():
+        path.write_text(text)
+    with (repository / "copier.yml").open("a") as copier_yml:
+        copier_yml.write(
+            "\n_migrations:\n"
+            "  - version: v2\n"
+            "    when: \"{{ _stage == 'before' }}\"\n"
+            '    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/rename_answer.py",'
+            ' "sqlalchemy_object", "db_object"]\n'
+        )
+    commit(repository, "v2")
+    tag(repository, "v2")
+
+    destination = tmp_path / "project"
+    copier.run_copy(str(repository), destination, data={"sqlalchemy_object": "database"},
+                    defaults=True, unsafe=True, vcs_ref="v1", quiet=True, skip_tasks=True)  # fmt: skip
+    run(["git", "init", "--quiet"], destination, {})
+    commit(destination, "Generated at v1")
+    copier.run_update(destination, defaults=True, overwrite=True, unsafe=True, quiet=True)
+
+    answers = (destination / ".copier-answers.yml").read_text()
+    assert "db_object: database" in answers and "sqlalchemy_object" not in answers
+    extensions = (destination / "my_flask_app" / "extensions.py").read_text()
+    assert "database = SQLAlchemy(model_class=Base)" in extensions
+    no_conflict_markers(Project(destination))
