@@ -154,6 +154,8 @@ def test_flask_migrate_scenario(make_project: Callable[..., Project], tmp_path: 
 
     models = project.path / "my_flask_app" / "models.py"
     models.write_text(models.read_text().replace("String(100)", "String(10)"))
+    result = project.migrate("check", ok=False)
+    assert "FAILED: the models differ from the migrations (modify_type users.name)" in result.stderr
     project.migrate("revision", "--autogenerate", "-m", "shorter names")
     [revision] = (project.path / "migrations" / "versions").glob("*_shorter_names.py")
     text = revision.read_text()
