@@ -194,27 +194,48 @@ def test_user_and_password_with_special_characters(
         admin.dispose()
 
 
-def test_postgresql_enum_pattern_of_the_readme_leaves_no_type(
+ENUM_MODELS = """
+
+class Tag(db.Model):
+    \"\"\"A tag with a colour.\"\"\"
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    colour: Mapped[str] = mapped_column(Enum("red", "blue", name="tag_colour"))
+"""
+
+
+def test_postgresql_enum_types_come_and_go_with_their_columns(
     make_project: Callable[..., Project], server_database: Callable[[str], str]
 ) -> None:
+    """An Enum column on an existing table and a new table with one: autogenerate's
+    revision creates both types on upgrade and leaves neither behind on downgrade."""
     project = make_project(database="postgresql")
     url = server_database("postgresql")
     project.env["DATABASE_URL"] = url
-    readme = (project.path / "README.md").read_text()
-    pattern = readme.split("```python\n", 1)[1].split("```", 1)[0]
     project.migrate("revision", "--autogenerate", "-m", "create users and posts")
-    project.migrate("revision", "-m", "user role")
-    [revision] = (project.path / "migrations" / "versions").glob("*_user_role.py")
-    text_ = revision.read_text()
-    head, _ = text_.split("\ndef upgrade", 1)
-    revision.write_text(f"{head}\n{pattern}")
-    enum_type = "SELECT COUNT(*) FROM pg_type WHERE typname = 'user_role'"
+    project.migrate("upgrade")
+    models = project.path / "my_flask_app" / "models.py"
+    text_ = models.read_text().replace(
+        "from sqlalchemy import ForeignKey, String",
+        "from sqlalchemy import Enum, ForeignKey, String",
+    )
+    anchor = "    name: Mapped[str] = mapped_column(String(100), index=True)\n"
+    role = (
+        '    role: Mapped[str | None] = mapped_column(Enum("admin", "it\'s", name="user_role"))\n'
+    )
+    models.write_text(text_.replace(anchor, anchor + role) + ENUM_MODELS)
+    project.migrate("revision", "--autogenerate", "-m", "roles and tags")
+    enum_types = "SELECT COUNT(*) FROM pg_type WHERE typname IN ('user_role', 'tag_colour')"
 
     project.migrate("upgrade")
-    assert scalar(url, enum_type) == 1
+    assert scalar(url, enum_types) == 2
     assert "role" in columns(url, "users")
+    project.migrate("check")
     project.migrate("downgrade", "-1")
-    assert scalar(url, enum_type) == 0, "the downgrade left the ENUM type behind"
+    assert scalar(url, enum_types) == 0, "the downgrade left an ENUM type behind"
     project.migrate("upgrade")
     project.migrate("downgrade", "base")
-    assert scalar(url, enum_type) == 0
+    assert scalar(url, enum_types) == 0
+    project.run("ruff", "check", "--no-cache", ".")
