@@ -68,8 +68,9 @@ def scratch_database(database: str) -> Iterator[str | None]:
     from sqlalchemy import create_engine, make_url
 
     server_url = make_url(os.environ["DATABASE_URL"])
+    postgresql = server_url.get_backend_name() == "postgresql"
     # Connect to the server itself: the database DATABASE_URL names may not exist yet.
-    maintenance = "postgres" if server_url.get_backend_name() == "postgresql" else None
+    maintenance = "postgres" if postgresql else None
     server = create_engine(server_url.set(database=maintenance), isolation_level="AUTOCOMMIT")
     name = f"verify_{uuid.uuid4().hex[:12]}"
     try:
@@ -83,7 +84,7 @@ def scratch_database(database: str) -> Iterator[str | None]:
         yield server_url.set(database=name).render_as_string(hide_password=False)
     finally:
         # FORCE (PostgreSQL 13+) ends the app's pooled connections to the scratch database.
-        force = " WITH (FORCE)" if server_url.get_backend_name() == "postgresql" else ""
+        force = " WITH (FORCE)" if postgresql else ""
         try:
             with server.connect() as connection:
                 connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
