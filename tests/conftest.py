@@ -53,9 +53,10 @@ def template_repository(destination: Path) -> Path:
     return destination
 
 
-def tag(repository: Path, name: str) -> None:
-    """Tag HEAD: Copier takes the newest PEP 440 tag as the version to update to."""
-    run(["git", "tag", name], repository, {})
+def release(repository: Path, version: str) -> None:
+    """Commit everything and tag it `version`: Copier updates to the newest PEP 440 tag."""
+    commit(repository, version)
+    run(["git", "tag", version], repository, {})
 
 
 def commit(repository: Path, message: str) -> None:

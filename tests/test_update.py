@@ -11,7 +11,7 @@ from pathlib import Path
 import copier
 import pytest
 
-from conftest import COPIER, Project, commit, run, tag, template_repository
+from conftest import COPIER, Project, commit, release, run, template_repository
 
 ENV_PY = Path("migrations") / "env.py"
 USER_IGNORED = 'IGNORED_TABLES: set[str] = {"spatial_ref_sys"}'
@@ -35,12 +35,10 @@ def template(tmp_path: Path) -> Path:
     edit(manage_py, 'CommandLine(prog="manage.py migrate")', 'CommandLine(prog="alembic")')
     edit(env_py, "        compare_server_default=True,\n", "")
     edit(models_py, "String(100), index=True", "String(80), index=True")
-    commit(repository, "v1")
-    tag(repository, "v1")
+    release(repository, "v1")
     for path, text in current.items():
         path.write_text(text)
-    commit(repository, "v2")
-    tag(repository, "v2")
+    release(repository, "v2")
     return repository
 
 
@@ -162,8 +160,7 @@ def test_a_renamed_question_keeps_its_answer(tmp_path: Path) -> None:
                and ".git" not in path.parts}  # fmt: skip
     for path, text in current.items():
         path.write_text(text.replace("db_object", "sqlalchemy_object"))
-    commit(repository, "v1")
-    tag(repository, "v1")
+    release(repository, "v1")
     for path, text in current.items():
         path.write_text(text)
     with (repository / "copier.yml").open("a") as copier_yml:
@@ -174,8 +171,7 @@ def test_a_renamed_question_keeps_its_answer(tmp_path: Path) -> None:
             '    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/rename_answer.py",'
             ' "sqlalchemy_object", "db_object"]\n'
         )
-    commit(repository, "v2")
-    tag(repository, "v2")
+    release(repository, "v2")
 
     destination = tmp_path / "project"
     copier.run_copy(str(repository), destination, data={"sqlalchemy_object": "database"},
