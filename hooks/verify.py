@@ -2,12 +2,14 @@
 
 Runs in the project's own `.venv` interpreter, with the configuration and env.py
 that `python manage.py migrate` uses, all in one process through Alembic's API, and
-against a scratch database only (never the one DATABASE_URL names): a temporary
-SQLite file, or for a server database a temporary database created beside the one
-DATABASE_URL names, when it is set and reachable.
+against scratch databases only (never the ones DATABASE_URL and DATABASE_URL_<BIND>
+name): a temporary SQLite file, or for a server database a temporary database created
+beside the one DATABASE_URL names, when it is set and reachable; each bind gets a
+temporary SQLite file.
 
 Run by hand from the project root:
-    python path/to/hooks/verify.py --app-style factory --database sqlite --example-model
+    python path/to/hooks/verify.py --app-style factory --database sqlite --example-model \
+        --binds analytics,archive
 """
 
 import argparse
@@ -31,6 +33,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--app-style", choices=["factory", "module"], required=True)
     parser.add_argument("--database", choices=["sqlite", "postgresql", "mysql"], required=True)
     parser.add_argument("--example-model", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--binds", default="", help="the binds' names, separated by commas")
     parser.add_argument("--in-venv", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -43,7 +46,7 @@ def main() -> None:
         command = [str(venv_python), __file__, *sys.argv[1:], "--in-venv"]
         sys.exit(subprocess.run(command, check=False).returncode)
 
-    with scratch_database(options.database) as url:
+    with scratch_database(options.database) as url, scratch_binds(options.binds):
         if url is None:
             skipped(
                 "Database steps",
@@ -91,6 +94,15 @@ def scratch_database(database: str) -> Iterator[str | None]:
         except Exception as error:  # noqa: BLE001 - report it, the verification is done
             say(f"Could not drop the scratch database {name}: {error}".splitlines()[0])
         server.dispose()
+
+
+@contextmanager
+def scratch_binds(binds: str) -> Iterator[None]:
+    """Point each bind's DATABASE_URL_<NAME> at a temporary SQLite file."""
+    with tempfile.TemporaryDirectory(prefix="verify-binds-") as folder:
+        for name in filter(None, binds.split(",")):
+            os.environ[f"DATABASE_URL_{name.upper()}"] = f"sqlite:///{Path(folder) / name}.db"
+        yield
 
 
 def verify(options: argparse.Namespace, database_steps: bool) -> None:

@@ -143,6 +143,15 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
     return make
 
 
+def add_age_column(project: Path, package: str) -> None:
+    """A model change, as a user makes it: a new nullable column on User."""
+    models = project / package / "models.py"
+    text = models.read_text()
+    anchor = "    name: Mapped[str] = mapped_column(String(100), index=True)\n"
+    assert anchor in text
+    models.write_text(text.replace(anchor, anchor + "    age: Mapped[int | None]\n"))
+
+
 @contextmanager
 def database(url: str) -> Iterator[Engine]:
     """An engine on the database at `url`, disposed of afterwards."""

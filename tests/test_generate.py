@@ -87,7 +87,8 @@ def test_db_object_name_is_used_everywhere(rendered: dict[str, Path]) -> None:
     sources = python_sources(rendered["db_object_database"])
     assert "database = SQLAlchemy(model_class=Base)" in sources["my_flask_app/extensions.py"]
     assert "class User(database.Model):" in sources["my_flask_app/models.py"]
-    assert "target_metadata=database.metadata" in sources["migrations/env.py"]
+    assert "database.metadatas.get(" in sources["migrations/env.py"]
+    assert "for bind, engine in database.engines.items()" in sources["migrations/env.py"]
     for name, text in sources.items():
         assert not re.search(r"(?<![.\w])db\b", text), f"`db` left in {name}"
 
@@ -141,3 +142,29 @@ def test_without_example_model(rendered: dict[str, Path]) -> None:
     assert "class " not in sources["my_flask_app/models.py"].replace("#     class", "")
     assert "/users" not in sources["my_flask_app/views.py"]
     assert "def test_users" not in sources["tests/test_app.py"]
+
+
+def test_binds(rendered: dict[str, Path]) -> None:
+    project = rendered["binds"]
+    config = (project / "my_flask_app" / "config.py").read_text()
+    assert (
+        'os.environ.get(\n            "DATABASE_URL_ANALYTICS", "sqlite:///my_flask_app-analytics.db"'
+        in config
+    )
+    assert '"DATABASE_URL_ARCHIVE", "sqlite:///my_flask_app-archive.db"' in config
+    models = (project / "my_flask_app" / "models.py").read_text()
+    assert '__bind_key__ = "analytics"' in models
+    assert "# DATABASE_URL_ARCHIVE=sqlite:///" in (project / ".env.example").read_text()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["tool"]["alembic"]["revision_environment"] is True
+    defaults = tomllib.loads((rendered["defaults"] / "pyproject.toml").read_text())
+    assert "revision_environment" not in defaults["tool"]["alembic"]
+    assert (
+        "SQLALCHEMY_BINDS" not in (rendered["defaults"] / "my_flask_app" / "config.py").read_text()
+    )
+
+    bare = rendered["binds_without_example_model"] / "my_flask_app" / "models.py"
+    assert '#         __bind_key__ = "archive"' in bare.read_text()
+    # env.py does not depend on the binds: the app's engines say which databases there are.
+    env_py = project / "migrations" / "env.py"
+    assert env_py.read_text() == (rendered["postgresql"] / "migrations" / "env.py").read_text()

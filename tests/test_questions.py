@@ -33,6 +33,14 @@ from conftest import COPIER, TEMPLATE, render, run
         ({"app_module": "shop", "db_object": "shop"}, 'db_object "shop" clashes'),
         ({"app_style": "singleton"}, "'singleton' is not in ['factory', 'module']"),
         ({"database": "oracle"}, "'oracle' is not in ['sqlite', 'postgresql', 'mysql']"),
+        ({"binds": "analytics"}, "binds must be a YAML list of names, e.g. [analytics] or []"),
+        ({"binds": {"analytics": 1}}, "binds must be a YAML list of names"),
+        ({"binds": ["Analytics"]}, 'bind "Analytics" is not a lower-case identifier'),
+        ({"binds": ["my-db"]}, 'bind "my-db" is not a lower-case identifier'),
+        ({"binds": [1]}, 'bind "1" is not a lower-case identifier'),
+        ({"binds": ["default"]}, 'bind "default" names the main database (DATABASE_URL)'),
+        ({"binds": ["a", "b", "a"]}, 'bind "a" is listed twice: list each database once'),
+        ({"db_object": "Event"}, 'db_object "Event" clashes'),
     ],
 )
 def test_bad_answer_is_rejected_with_its_message(

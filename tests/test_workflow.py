@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, tables
+from conftest import Project, add_age_column, tables
 from variants import VARIANTS, app_module
 
 # The two command lines a user has: the project's own, and plain Alembic.
@@ -16,15 +16,6 @@ RUNNERS = {
     "alembic": ("alembic",),
 }
 WORKFLOW_VARIANTS = ["defaults", "module_style", "db_object_database", "unusual_names"]
-
-
-def add_age_column(project: Path, package: str) -> None:
-    """A model change, as a user makes it: a new nullable column on User."""
-    models = project / package / "models.py"
-    text = models.read_text()
-    anchor = "    name: Mapped[str] = mapped_column(String(100), index=True)\n"
-    assert anchor in text
-    models.write_text(text.replace(anchor, anchor + "    age: Mapped[int | None]\n"))
 
 
 def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: str) -> None:

@@ -13,6 +13,8 @@ VARIANTS: dict[str, dict[str, object]] = {
     "no_example_model": {"example_model": False},
     "postgresql": {"database": "postgresql"},
     "mysql": {"database": "mysql"},
+    "binds": {"binds": ["analytics", "archive"], "database": "postgresql"},
+    "binds_without_example_model": {"binds": ["archive"], "example_model": False},
 }
 
 
