@@ -1,5 +1,6 @@
 """What `copier copy` writes: the files, the answers used in them, and clean code."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import render
+from conftest import TEMPLATE, render
 from variants import VARIANTS, app_module
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -168,3 +169,46 @@ def test_binds(rendered: dict[str, Path]) -> None:
     # env.py does not depend on the binds: the app's engines say which databases there are.
     env_py = project / "migrations" / "env.py"
     assert env_py.read_text() == (rendered["postgresql"] / "migrations" / "env.py").read_text()
+
+
+def names_beside_the_db_object(source: str, db_object: str) -> set[str]:
+    """The names bound where `db_object` is used: at the top of a module that uses it, and
+    inside each function that uses it. The object's name must not be one of them."""
+    tree = ast.parse(source)
+
+    def uses(node: ast.AST) -> bool:
+        return any(isinstance(n, ast.Name) and n.id == db_object for n in ast.walk(node))
+
+    def bound(nodes: list[ast.AST]) -> set[str]:
+        names = set()
+        for node in nodes:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.alias):
+                names.add((node.asname or node.name).split(".")[0])
+        return names
+
+    if not uses(tree):
+        return set()
+    top = [n for statement in tree.body for n in ast.walk(statement)
+           if not isinstance(statement, ast.FunctionDef | ast.ClassDef) or n is statement]  # fmt: skip
+    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and uses(n)]
+    return bound(top) | {name for f in functions for name in bound(list(ast.walk(f)))}
+
+
+def test_db_object_names_nothing_the_generated_code_binds(rendered: dict[str, Path]) -> None:
+    """copier.yml's `generated_names` covers every name a db_object could clash with."""
+    generated_names = set(yaml.safe_load(
+        yaml.safe_load((TEMPLATE / "copier.yml").read_text())["generated_names"]["default"]
+    ))  # fmt: skip
+    clashes = set()
+    for variant in ("binds", "module_style"):
+        for source in python_sources(rendered[variant]).values():
+            clashes |= names_beside_the_db_object(source, "db") - {"db"}
+    assert clashes <= generated_names, (
+        f"add to generated_names: {sorted(clashes - generated_names)}"
+    )
