@@ -6,12 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from conftest import (
     COPIER,
     Project,
     add_age_column,
     commit,
+    database,
     execute,
     run,
     scalar,
@@ -53,6 +55,12 @@ def functions(revision: Path) -> dict[str, str]:
     """The revision's functions by name, each with its body."""
     parts = re.split(r"^def (\w+)\(\) -> None:\n", revision.read_text(), flags=re.MULTILINE)[1:]
     return dict(zip(parts[::2], parts[1::2], strict=True))
+
+
+def project_versions(url: str, query: str) -> list[str]:
+    """The rows of a one-column query."""
+    with database(url) as engine, engine.connect() as connection:
+        return list(connection.execute(text(query)).scalars())
 
 
 def head_of(project: Project) -> str:
@@ -160,6 +168,43 @@ def test_x_bind_limits_a_run_to_some_databases(project: Project) -> None:
     )
 
 
+def test_every_command_covers_every_database(project: Project) -> None:
+    variables = ("DATABASE_URL", "DATABASE_URL_ANALYTICS", "DATABASE_URL_ARCHIVE")
+
+    def versions_in_each() -> list[set[str]]:
+        query = "SELECT version_num FROM alembic_version"
+        return [set(project_versions(project.env[v], query)) for v in variables]
+
+    project.migrate("revision", "--autogenerate", "-m", "first")
+    first = head_of(project)
+    project.migrate("ensure_version")
+    assert versions_in_each() == [set()] * 3
+    project.migrate("stamp", "head")
+    assert versions_in_each() == [{first}] * 3
+    project.migrate("stamp", "base")
+    assert versions_in_each() == [set()] * 3
+
+    # Two branches from the first revision, merged: the merge has a function per database.
+    project.migrate("revision", "-m", "one")
+    project.migrate("revision", "-m", "two", "--head", first, "--splice")
+    assert len(project.migrate("heads").stdout.splitlines()) == 2
+    project.migrate("merge", "heads", "-m", "merge")
+    [merge] = (project.path / "migrations" / "versions").glob("*_merge.py")
+    assert list(functions(merge)) == [
+        f"{direction}_{name}"
+        for name in ["default", *BINDS]
+        for direction in ("upgrade", "downgrade")
+    ]
+    project.migrate("upgrade")
+    head = head_of(project)
+    assert versions_in_each() == [{head}] * 3
+    for command in (["history"], ["heads"], ["branches"], ["show", "head"], ["current"]):
+        assert head in project.migrate(*command).stdout or command == ["branches"]
+    project.migrate("downgrade", "base")  # through the merge and both branches
+    assert versions_in_each() == [set()] * 3
+    project.run("ruff", "check", "--no-cache", ".")
+
+
 def test_offline_sql_is_written_per_database(project: Project) -> None:
     project.migrate("revision", "--autogenerate", "-m", "first")
     sql = project.migrate("upgrade", "--sql").stdout
@@ -215,14 +260,16 @@ def test_multidb_template_is_listed_and_initialised(project: Project) -> None:
 
 
 @pytest.mark.server
-def test_postgresql_default_with_a_sqlite_bind(
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])
+def test_a_server_database_with_a_sqlite_bind(
     make_project: Callable[..., Project],
     tmp_path: Path,
     server_database: Callable[[str], str],
+    server: str,
 ) -> None:
-    project = make_project(database="postgresql", binds=["analytics"])
+    project = make_project(database=server, binds=["analytics"])
     project.env.update(urls(tmp_path, "analytics"))
-    project.env["DATABASE_URL"] = server_database("postgresql")
+    project.env["DATABASE_URL"] = server_database(server)
     env = project.env
 
     project.migrate("revision", "--autogenerate", "-m", "first")
@@ -232,15 +279,20 @@ def test_postgresql_default_with_a_sqlite_bind(
     assert tables(env["DATABASE_URL_ANALYTICS"]) == {"alembic_version", "events"}
     project.migrate("check")
 
-    # A failure in the SQLite bind rolls the PostgreSQL database back too.
+    # A failure in the SQLite bind rolls the server's database back too: all of it on
+    # PostgreSQL; on MySQL/MariaDB all but the DDL, which it commits at once.
     versions = project.path / "migrations" / "versions"
     (versions / "f0000000000f_fails.py").write_text(failing_revision(head, ["analytics"]))
     result = project.migrate("upgrade", ok=False)
     assert "no such table: no_such_table" in result.stderr
-    assert tables(env["DATABASE_URL"]) == {"alembic_version", "users", "posts"}
+    kept = {"half_default"} if server == "mysql" else set()
+    assert tables(env["DATABASE_URL"]) == {"alembic_version", "users", "posts", *kept}
     assert scalar(env["DATABASE_URL"], "SELECT count(*) FROM users") == 0
     assert scalar(env["DATABASE_URL"], "SELECT version_num FROM alembic_version") == head
+    assert tables(env["DATABASE_URL_ANALYTICS"]) == {"alembic_version", "events"}
     (versions / "f0000000000f_fails.py").unlink()
+    if kept:
+        execute(env["DATABASE_URL"], "DROP TABLE half_default")  # the README's recovery
 
     project.migrate("downgrade", "base")
     assert tables(env["DATABASE_URL"]) == {"alembic_version"}

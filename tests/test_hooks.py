@@ -83,6 +83,19 @@ def test_copy_gives_an_installed_verified_committed_project(tmp_path: Path, inst
     project.run("pytest", "-q", "-p", "no:cacheprovider")
 
 
+def test_binds_are_verified_on_scratch_databases(tmp_path: Path) -> None:
+    destination = tmp_path / "project"
+    result = copy_with_tasks(destination, "binds=[analytics, archive]")
+    assert result.returncode == 0, result.stderr
+    [revision] = (destination / "migrations" / "versions").glob("*_create_users_and_posts.py")
+    text = revision.read_text()
+    assert "def upgrade_default() -> None:" in text and "op.create_table('users'" in text
+    assert "def upgrade_analytics() -> None:" in text and "op.create_table('events'" in text
+    assert "def upgrade_archive() -> None:" in text
+    assert not (destination / "instance").exists(), "no bind's own database was touched"
+    assert git(destination, "status", "--porcelain") == ""
+
+
 def test_a_failing_step_is_named_and_the_files_stay(tmp_path: Path) -> None:
     """A template whose model cannot load: the verification fails at its first step."""
     template = template_repository(tmp_path / "template")

@@ -3,13 +3,16 @@
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from conftest import UV, Project, tables
 
 
+@pytest.mark.parametrize("binds", [[], ["analytics"]], ids=["one database", "with a bind"])
 def test_pytest_alembic_runs_on_its_own_connection(
-    make_project: Callable[..., Project], tmp_path: Path
+    make_project: Callable[..., Project], tmp_path: Path, binds: list[str]
 ) -> None:
-    project = make_project()
+    project = make_project(binds=binds)
     app_database = tmp_path / "app.db"
     project.env["TEST_DATABASE_URL"] = f"sqlite:///{app_database}"
     project.migrate("revision", "--autogenerate", "-m", "create users and posts",
