@@ -5,6 +5,7 @@ older template) and `v2` (the current one), and a project copied at v1, then wor
 """
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -185,3 +186,49 @@ def test_a_renamed_question_keeps_its_answer(tmp_path: Path) -> None:
     extensions = (destination / "my_flask_app" / "extensions.py").read_text()
     assert "database = SQLAlchemy(model_class=Base)" in extensions
     no_conflict_markers(Project(destination))
+
+
+def test_an_answer_the_new_release_refuses_stops_the_update(tmp_path: Path) -> None:
+    """0.2.0 refuses `engine` as the SQLAlchemy object's name, which 0.1.0 took. Its
+    `_migrations` entry stops the update before any file changes, instead of letting
+    Copier swap the answer for the default `db` in the files the template owns."""
+    repository = template_repository(tmp_path / "template")
+    copier_yml = repository / "copier.yml"
+    current = copier_yml.read_text()
+    copier_yml.write_text(current.replace(" engine,", ""))
+    release(repository, "v0.1.0")
+    copier_yml.write_text(current)
+    release(repository, "v0.2.0")
+
+    destination = tmp_path / "project"
+    copier.run_copy(str(repository), destination, data={"db_object": "engine"}, defaults=True,
+                    unsafe=True, vcs_ref="v0.1.0", quiet=True, skip_tasks=True)  # fmt: skip
+    run(["git", "init", "--quiet"], destination, {})
+    commit(destination, "Generated at v0.1.0")
+    update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
+
+    result = run(update, destination, {}, check=False)
+    assert result.returncode != 0
+    assert (
+        'FAILED: db_object "engine" is a name the template\'s code now uses: rename it in'
+        " your code and in .copier-answers.yml (db_object: NEW_NAME), commit, then run the"
+        " update again"
+    ) in result.stderr.splitlines()
+    assert run(["git", "status", "--porcelain"], destination, {}).stdout == ""
+
+    # The fix the message gives: rename the object where it is used, and the answer.
+    uses = r"\bengine(?=\.(Model|init_app|session|engines|metadatas)\b| = SQLAlchemy)"
+    for path in [*destination.rglob("*.py"), destination / ".copier-answers.yml"]:
+        text = re.sub(r"import engine$", "import store", path.read_text(), flags=re.MULTILINE)
+        path.write_text(
+            re.sub(uses, "store", text.replace("db_object: engine", "db_object: store"))
+        )
+    commit(destination, "Rename the SQLAlchemy object")
+    run(update, destination, {})
+    assert "_commit: v0.2.0" in (destination / ".copier-answers.yml").read_text()
+    extensions = (destination / "my_flask_app" / "extensions.py").read_text()
+    assert "store = SQLAlchemy(model_class=Base)" in extensions
+    project = Project(destination, {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"})
+    no_conflict_markers(project)
+    project.install().migrate("revision", "--autogenerate", "-m", "create users and posts")
+    project.run("pytest", "-q", "-p", "no:cacheprovider")
