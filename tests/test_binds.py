@@ -300,6 +300,25 @@ def test_a_server_database_with_a_sqlite_bind(
     project.run("pytest", "-q", "-p", "no:cacheprovider", TEST_DATABASE_URL=env["DATABASE_URL"])
 
 
+@pytest.mark.server
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])
+def test_a_bind_on_the_same_server(
+    make_project: Callable[..., Project], server_database: Callable[[str], str], server: str
+) -> None:
+    """Each database has a migration lock of its own: MySQL's GET_LOCK names are server-wide,
+    and one run holding the default database's lock must not wait for itself on the bind's."""
+    project = make_project(database=server, binds=["analytics"])
+    project.env["DATABASE_URL"] = server_database(server)
+    project.env["DATABASE_URL_ANALYTICS"] = server_database(server)
+    project.migrate("revision", "--autogenerate", "-m", "first")
+    project.migrate("upgrade")
+    assert tables(project.env["DATABASE_URL"]) == {"alembic_version", "users", "posts"}
+    assert tables(project.env["DATABASE_URL_ANALYTICS"]) == {"alembic_version", "events"}
+    project.migrate("check")
+    project.migrate("downgrade", "base")
+    assert tables(project.env["DATABASE_URL_ANALYTICS"]) == {"alembic_version"}
+
+
 def test_a_single_database_project_takes_binds_and_keeps_its_history(tmp_path: Path) -> None:
     """Flask-Migrate #179: a project with revisions and a migrated database gains a bind."""
     template = template_repository(tmp_path / "template")
