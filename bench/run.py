@@ -56,6 +56,25 @@ def create_app():
 """
 
 
+# The peer with binds: the same models plus an Event in the "analytics" bind, and an empty
+# "archive" bind, migrated by Flask-Migrate's multi-database template (`flask db init --multidb`).
+FLASK_MIGRATE_MULTIDB_APP = FLASK_MIGRATE_APP.replace(
+    'app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///bench.db"',
+    'app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///bench.db"\n'
+    '    app.config["SQLALCHEMY_BINDS"] = {"analytics": "sqlite:///analytics.db",'
+    ' "archive": "sqlite:///archive.db"}',
+).replace(
+    "def create_app():",
+    "class Event(db.Model):\n"
+    '    __bind_key__ = "analytics"\n'
+    '    __tablename__ = "events"\n'
+    "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    "    user_id: Mapped[int]\n"
+    "    name: Mapped[str] = mapped_column(String(100))\n\n\n"
+    "def create_app():",
+)
+
+
 def timed(command: list[object], cwd: Path, env: dict[str, str] | None = None) -> float:
     """Seconds one command takes; it must succeed."""
     environment = {**os.environ, **(env or {})}
@@ -159,6 +178,23 @@ def main() -> None:
 
         measure("flask db init, migrate, upgrade, check, ...", flask_migrate)
 
+        # Several databases: upgrade then downgrade base, on the default database and two binds.
+        binds = work / "binds"
+        copier_copy(binds, "--data", "binds=[analytics, archive]")
+        ours_multidb = [binds / ".venv" / "bin" / "python", "manage.py", "migrate"]
+        measure("manage.py migrate upgrade + downgrade base, binds",
+                lambda i: timed([*ours_multidb, "upgrade"], binds)
+                + timed([*ours_multidb, "downgrade", "base"], binds))  # fmt: skip
+        peer_multidb = work / "flask-migrate-multidb"
+        peer_multidb.mkdir()
+        (peer_multidb / "app.py").write_text(FLASK_MIGRATE_MULTIDB_APP)
+        flask_multidb = [peer / ".venv" / "bin" / "flask", "--app", "app", "db"]
+        timed([*flask_multidb, "init", "--multidb"], peer_multidb)
+        timed([*flask_multidb, "migrate", "-m", "create users, posts and events"], peer_multidb)
+        measure("flask db upgrade + downgrade base, multidb",
+                lambda i: timed([*flask_multidb, "upgrade"], peer_multidb)
+                + timed([*flask_multidb, "downgrade", "base"], peer_multidb))  # fmt: skip
+
         # One command's latency: ours, Flask-Migrate's, bare alembic's.
         ours = [project / ".venv" / "bin" / "python", "manage.py", "migrate", "heads"]
         measure("python manage.py migrate heads", lambda i: timed(ours, project))
@@ -183,6 +219,13 @@ def main() -> None:
         print(
             "manage.py migrate heads / flask db heads:   ",
             ratio("python manage.py migrate heads", "flask db heads (Flask-Migrate)"),
+        )
+        print(
+            "binds: upgrade + downgrade, ours / Flask-Migrate multidb:",
+            ratio(
+                "manage.py migrate upgrade + downgrade base, binds",
+                "flask db upgrade + downgrade base, multidb",
+            ),
         )
         print(
             "manage.py migrate heads / alembic heads:    ",
