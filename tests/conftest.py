@@ -180,6 +180,12 @@ def scalar(url: str, sql: str) -> object:
         return connection.execute(text(sql)).scalar()
 
 
+def values(url: str, sql: str) -> list[object]:
+    """The values a one-column query returns, one per row."""
+    with database(url) as engine, engine.connect() as connection:
+        return list(connection.execute(text(sql)).scalars())
+
+
 def execute(url: str, sql: str) -> None:
     """Run one statement and commit it."""
     with database(url) as engine, engine.begin() as connection:

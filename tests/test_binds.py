@@ -6,22 +6,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from conftest import (
     COPIER,
     Project,
     add_age_column,
     commit,
-    database,
     execute,
     run,
     scalar,
     tables,
     template_repository,
+    values,
 )
 
 BINDS = ["analytics", "archive"]
+# The variables that name the project fixture's databases: the default one, then each bind.
+DATABASE_VARIABLES = ["DATABASE_URL", *(f"DATABASE_URL_{bind.upper()}" for bind in BINDS)]
+# What a revision holds in that project: an upgrade and a downgrade function per database.
+FUNCTIONS_PER_DATABASE = [
+    f"{direction}_{name}" for name in ["default", *BINDS] for direction in ("upgrade", "downgrade")
+]
 ANALYTICS_ANCHOR = "    name: Mapped[str] = mapped_column(String(100))\n"
 
 
@@ -57,12 +62,6 @@ def functions(revision: Path) -> dict[str, str]:
     return dict(zip(parts[::2], parts[1::2], strict=True))
 
 
-def project_versions(url: str, query: str) -> list[str]:
-    """The rows of a one-column query."""
-    with database(url) as engine, engine.connect() as connection:
-        return list(connection.execute(text(query)).scalars())
-
-
 def head_of(project: Project) -> str:
     return project.migrate("heads").stdout.split()[0]
 
@@ -81,10 +80,7 @@ def test_every_database_is_migrated_with_its_own_models(project: Project) -> Non
     project.migrate("revision", "--autogenerate", "-m", "first")
     [first] = versions.glob("*_first.py")
     parts = functions(first)
-    assert list(parts) == [
-        "upgrade_default", "downgrade_default", "upgrade_analytics", "downgrade_analytics",
-        "upgrade_archive", "downgrade_archive",
-    ]  # fmt: skip
+    assert list(parts) == FUNCTIONS_PER_DATABASE
     assert "op.create_table('users'" in parts["upgrade_default"]
     assert "op.create_table('events'" in parts["upgrade_analytics"]
     assert parts["upgrade_archive"].strip() == '"""Upgrade the archive database."""'
@@ -94,7 +90,7 @@ def test_every_database_is_migrated_with_its_own_models(project: Project) -> Non
     assert tables(env["DATABASE_URL"]) == {"alembic_version", "users", "posts"}
     assert tables(env["DATABASE_URL_ANALYTICS"]) == {"alembic_version", "events"}
     assert tables(env["DATABASE_URL_ARCHIVE"]) == {"alembic_version"}
-    for variable in ("DATABASE_URL", "DATABASE_URL_ANALYTICS", "DATABASE_URL_ARCHIVE"):
+    for variable in DATABASE_VARIABLES:
         assert scalar(env[variable], "SELECT version_num FROM alembic_version") == head
 
     assert "No new upgrade operations detected." in project.migrate("check").stdout
@@ -104,7 +100,7 @@ def test_every_database_is_migrated_with_its_own_models(project: Project) -> Non
     assert current.split() == [head, "(head)"] * 3
 
     project.migrate("downgrade", "base")
-    for variable in ("DATABASE_URL", "DATABASE_URL_ANALYTICS", "DATABASE_URL_ARCHIVE"):
+    for variable in DATABASE_VARIABLES:
         assert tables(env[variable]) == {"alembic_version"}
         assert scalar(env[variable], "SELECT count(*) FROM alembic_version") == 0
 
@@ -169,11 +165,9 @@ def test_x_bind_limits_a_run_to_some_databases(project: Project) -> None:
 
 
 def test_every_command_covers_every_database(project: Project) -> None:
-    variables = ("DATABASE_URL", "DATABASE_URL_ANALYTICS", "DATABASE_URL_ARCHIVE")
-
-    def versions_in_each() -> list[set[str]]:
+    def versions_in_each() -> list[set[object]]:
         query = "SELECT version_num FROM alembic_version"
-        return [set(project_versions(project.env[v], query)) for v in variables]
+        return [set(values(project.env[variable], query)) for variable in DATABASE_VARIABLES]
 
     project.migrate("revision", "--autogenerate", "-m", "first")
     first = head_of(project)
@@ -190,11 +184,7 @@ def test_every_command_covers_every_database(project: Project) -> None:
     assert len(project.migrate("heads").stdout.splitlines()) == 2
     project.migrate("merge", "heads", "-m", "merge")
     [merge] = (project.path / "migrations" / "versions").glob("*_merge.py")
-    assert list(functions(merge)) == [
-        f"{direction}_{name}"
-        for name in ["default", *BINDS]
-        for direction in ("upgrade", "downgrade")
-    ]
+    assert list(functions(merge)) == FUNCTIONS_PER_DATABASE
     project.migrate("upgrade")
     head = head_of(project)
     assert versions_in_each() == [{head}] * 3
@@ -236,7 +226,7 @@ def test_an_error_rolls_back_every_database(project: Project) -> None:
     assert scalar(env["DATABASE_URL"], "SELECT count(*) FROM users") == 0
     assert tables(env["DATABASE_URL_ANALYTICS"]) == {"alembic_version", "events"}
     assert tables(env["DATABASE_URL_ARCHIVE"]) == {"alembic_version"}
-    for variable in ("DATABASE_URL", "DATABASE_URL_ANALYTICS", "DATABASE_URL_ARCHIVE"):
+    for variable in DATABASE_VARIABLES:
         assert scalar(env[variable], "SELECT version_num FROM alembic_version") == head
 
 
@@ -250,11 +240,7 @@ def test_multidb_template_is_listed_and_initialised(project: Project) -> None:
     config = ("-c", "other/alembic.ini")
     project.migrate(*config, "revision", "-m", "by hand")
     [revision] = (project.path / "other" / "versions").glob("*_by_hand.py")
-    assert list(functions(revision)) == [
-        f"{direction}_{name}"
-        for name in ["default", *BINDS]
-        for direction in ("upgrade", "downgrade")
-    ]
+    assert list(functions(revision)) == FUNCTIONS_PER_DATABASE
     project.migrate(*config, "upgrade")
     project.run("ruff", "check", "--no-cache", "other")
 
