@@ -52,7 +52,8 @@ def fail(title: str, reproduce: str, output: str, hint: str = "") -> None:
     if os.environ.get("COPIER_OPERATION") == "copy":
         # Copier deletes a project it has just created when a task fails, unless told not to.
         print(
-            "  (Copier deletes a new project when a hook fails, unless given --no-cleanup.)",
+            "  (Copier deletes a folder it has just created when a hook fails, unless given"
+            " --no-cleanup; an existing folder stays.)",
             file=sys.stderr,
         )
     sys.stderr.flush()

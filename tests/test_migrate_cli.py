@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, render
+from conftest import Project, execute, render
 
-ALEMBIC_COMMANDS = [
-    "branches", "check", "current", "downgrade", "edit", "ensure_version", "heads", "history",
-    "init", "list_templates", "merge", "revision", "show", "stamp", "upgrade",
-]  # fmt: skip
+# Alembic's own command line, asked in the project's virtualenv: its commands, in order.
+ALEMBIC_COMMANDS = (
+    "from alembic.config import CommandLine; print(*CommandLine().subparsers.choices)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +45,13 @@ def test_flask_commands_and_migrate_are_listed(project: Project) -> None:
 
 
 def test_every_alembic_command_has_its_usage(project: Project) -> None:
+    alembic_commands = project.run("python", "-c", ALEMBIC_COMMANDS).stdout.split()
+    assert {"upgrade", "check", "ensure_version", "list_templates"} <= set(alembic_commands)
+    commands = [*alembic_commands, "doctor"]  # and this project's own
     overview = project.migrate("--help").stdout
     assert overview.startswith("usage: manage.py migrate [-h]")
-    assert "{" + ",".join(ALEMBIC_COMMANDS) + "}" in overview
-    for command in ALEMBIC_COMMANDS:
+    assert "{" + ",".join(commands) + "}" in overview
+    for command in commands:
         usage = project.migrate(command, "--help").stdout
         assert usage.startswith(f"usage: manage.py migrate {command} [-h]"), usage
 
@@ -163,3 +166,38 @@ def test_flask_migrate_scenario(make_project: Callable[..., Project], tmp_path: 
     assert "type_=sa.String(length=10)" in text
     project.migrate("upgrade")
     project.migrate("check")
+
+
+def test_doctor_proves_the_history_and_names_each_problem(project: Project) -> None:
+    url = project.env["DATABASE_URL"]
+    database = Path(url.removeprefix("sqlite:///"))
+    project.migrate("upgrade")
+    content = database.read_bytes()
+    report = project.migrate("doctor").stdout.splitlines()
+    assert report[0].startswith("default: at the head ")
+    assert report[1:] == [
+        "default: the history replayed on a scratch database gives its schema (2 tables)",
+        "check: the models match the migrations",
+    ]
+    assert database.read_bytes() == content, "doctor wrote to the database"
+
+    # An index renamed by hand: a database built from the history would differ from this one.
+    execute(url, "DROP INDEX ix_users_name")
+    execute(url, "CREATE INDEX users_by_name ON users (name)")
+    result = project.migrate("doctor", ok=False)
+    assert "default:   index users.ix_users_name: only in the replayed history" in result.stdout
+    assert "default:   index users.users_by_name: only in the database" in result.stdout
+    assert "check: PROBLEM the models differ from the migrations (" in result.stdout
+    assert stderr_lines(result) == [
+        "FAILED: doctor found 2 problem(s), each listed above with its fix"
+    ]
+
+    # A database with no revision recorded: upgrade it, or stamp it.
+    execute(url, "DROP INDEX users_by_name")
+    execute(url, "CREATE INDEX ix_users_name ON users (name)")
+    project.migrate("downgrade", "base")
+    result = project.migrate("doctor", ok=False)
+    assert (
+        f"default: PROBLEM no revision recorded in {url}: run `python manage.py migrate upgrade`,"
+        " or `stamp head` if the schema is already there"
+    ) in result.stdout

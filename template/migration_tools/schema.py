@@ -1,0 +1,139 @@
+"""What a database holds, described flat so that two databases can be compared, e.g.
+`differences(describe_schema(old), describe_schema(new))` gives
+`["column posts.score: FLOAT in the first, DOUBLE in the second"]`.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy import Connection, Engine, create_engine, inspect
+
+# Alembic's own bookkeeping, not part of the schema.
+VERSION_TABLE = "alembic_version"
+
+
+def describe_schema(connection: Connection) -> dict[str, Any]:
+    """Every table, column (type as the database spells it, nullability, default), primary
+    key, index, unique, foreign key and check constraint, with its name; PostgreSQL's enum
+    types. Keys name the object, e.g. "column users.email"."""
+    inspector = inspect(connection)
+    dialect = connection.dialect
+    schema: dict[str, Any] = {}
+    for table in sorted(set(inspector.get_table_names()) - {VERSION_TABLE}):
+        schema[f"table {table}"] = "present"
+        for column in inspector.get_columns(table):
+            schema[f"column {table}.{column['name']}"] = (
+                column["type"].compile(dialect=dialect),
+                "NULL" if column["nullable"] else "NOT NULL",
+                f"DEFAULT {column['default']}" if column.get("default") is not None else "",
+            )
+        primary_key = inspector.get_pk_constraint(table)
+        if primary_key["constrained_columns"]:
+            schema[f"primary key {table}"] = (
+                primary_key.get("name"),
+                primary_key["constrained_columns"],
+            )
+        for index in inspector.get_indexes(table):
+            key = f"index {table}.{index['name']}"
+            schema[key] = (index["column_names"], "UNIQUE" if index["unique"] else "")
+        for unique in inspector.get_unique_constraints(table):
+            key = f"unique {table}.{unique['name'] or ','.join(unique['column_names'])}"
+            schema[key] = unique["column_names"]
+        for foreign_key in inspector.get_foreign_keys(table):
+            columns = ",".join(foreign_key["constrained_columns"])
+            schema[f"foreign key {table}.{columns}"] = (
+                foreign_key.get("name"),
+                foreign_key["referred_table"],
+                foreign_key["referred_columns"],
+                foreign_key.get("options") or {},
+            )
+        for check in inspector.get_check_constraints(table):
+            schema[f"check {table}.{check['name']}"] = check["sqltext"]
+    if dialect.name == "postgresql":
+        for enum in inspector.get_enums():  # type: ignore[attr-defined]
+            schema[f"enum type {enum['name']}"] = enum["labels"]
+    return schema
+
+
+def differences(
+    first: dict[str, Any], second: dict[str, Any], names: tuple[str, str] = ("first", "second")
+) -> list[str]:
+    """What differs between two described schemas, one line each."""
+    lines = []
+    for key in sorted(first.keys() | second.keys()):
+        if key not in second:
+            lines.append(f"{key}: only in the {names[0]}")
+        elif key not in first:
+            lines.append(f"{key}: only in the {names[1]}")
+        elif first[key] != second[key]:
+            lines.append(
+                f"{key}: {spell(first[key])} in the {names[0]}, {spell(second[key])} in the {names[1]}"
+            )
+    return lines
+
+
+def spell(value: Any) -> str:
+    """A described object's properties in a few words."""
+    if isinstance(value, tuple):
+        return " ".join(str(part) for part in value if part not in ("", None, {}))
+    return str(value)
+
+
+@contextmanager
+def scratch_database(beside: Engine) -> Iterator[Engine]:
+    """An empty database of the same kind, on the same server, dropped afterwards.
+
+    SQLite: a temporary file. PostgreSQL, MySQL and MariaDB: a new database created with
+    the same credentials (they need the right to CREATE DATABASE).
+    """
+    if beside.dialect.name == "sqlite":
+        with TemporaryDirectory(prefix="scratch-") as folder:
+            engine = create_engine(f"sqlite:///{Path(folder) / 'scratch.db'}")
+            try:
+                yield engine
+            finally:
+                engine.dispose()
+        return
+    postgresql = beside.dialect.name == "postgresql"
+    # Connect to the server itself: "postgres" is PostgreSQL's maintenance database.
+    server = create_engine(
+        beside.url.set(database="postgres" if postgresql else None), isolation_level="AUTOCOMMIT"
+    )
+    name = f"scratch_{uuid4().hex[:12]}"
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        engine = create_engine(beside.url.set(database=name))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            with server.connect() as connection:
+                force = " WITH (FORCE)" if postgresql else ""
+                connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
+    finally:
+        server.dispose()
+
+
+def models_differ(diffs: list[Any]) -> str:
+    """What `check` found, in one line with the fix."""
+    changes = ", ".join(describe_change(diff) for diff in diffs)
+    return (
+        f"the models differ from the migrations ({changes}): write a revision with "
+        "`python manage.py migrate revision --autogenerate -m MESSAGE`"
+    )
+
+
+def describe_change(diff: Any) -> str:
+    """One difference that autogenerate found, in a few words, e.g. `add_column users.age`."""
+    first = diff[0] if isinstance(diff, list) else diff  # modify_* come as lists
+    names = [
+        str(getattr(part, "name", part))
+        for part in first[1:4]
+        if isinstance(part, str) or hasattr(part, "name")
+    ]
+    return f"{first[0]} {'.'.join(names)}"

@@ -1,0 +1,409 @@
+"""Flask-Migrate projects in the shapes real ones have, for the adoption tests.
+
+Written for this suite after reading how public Flask-Migrate apps are laid out (the
+best-known tutorial's package, cookiecutter-flask, single-module apps, models packages);
+no public app's code is copied. Each project pins the older releases it was built with,
+and its history is written by `flask db migrate` under SQLAlchemy 2.0, in three steps:
+the first models, then STEP_2 and STEP_3 edits to them.
+"""
+
+from dataclasses import dataclass, field
+
+# What such projects pin in requirements.txt: built before SQLAlchemy 2.1 and Alembic 1.16.
+OLD_PINS = """\
+flask==3.0.3
+flask-sqlalchemy==3.1.1
+flask-migrate==4.0.7
+sqlalchemy==2.0.36
+alembic==1.13.3
+python-dotenv==1.0.1
+psycopg[binary]==3.2.3
+pymysql==1.1.1
+"""
+
+README = "# {name}\n\nRun `flask db upgrade`, then `flask run`.\n"
+GITIGNORE = "venv/\n.venv/\n__pycache__/\n*.db\nlogs/\n.flaskenv.local\n"
+PROCFILE = "web: flask db upgrade && gunicorn wsgi:app\n"
+
+
+@dataclass
+class Layout:
+    """A project: its files, the answers that adopt it, and its history's model edits."""
+
+    name: str
+    files: dict[str, str]
+    app_module: str
+    app_style: str
+    # The file holding the models, and (old, new) text replacements for history steps 2, 3.
+    models: str
+    steps: list[tuple[str, str]]
+    # FLASK_APP, as the project's .flaskenv or docs set it.
+    flask_app: str
+    # Tables and the rows the project's database holds, inserted after the history.
+    rows: dict[str, str] = field(default_factory=dict)
+    # What the project calls its SQLAlchemy object.
+    db_object: str = "db"
+
+    def all_files(self) -> dict[str, str]:
+        """Its files, with the README, .gitignore, requirements and Procfile such projects have."""
+        return {
+            "README.md": README.format(name=self.name),
+            ".gitignore": GITIGNORE,
+            "requirements.txt": OLD_PINS,
+            "Procfile": PROCFILE,
+            ".flaskenv": f"FLASK_APP={self.flask_app}\n",
+            **self.files,
+        }
+
+
+# (a) The tutorial shape: `db` and create_app() in the package __init__.py, which imports
+# its models at the bottom; config.py and the FLASK_APP module at the root; SQLite beside.
+TUTORIAL = Layout(
+    name="microblog",
+    app_module="app",
+    app_style="factory",
+    flask_app="microblog.py",
+    files={
+        "config.py": """\
+import os
+
+basedir = os.path.abspath(os.path.dirname(__file__))
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite:///" + os.path.join(
+        basedir, "app.db"
+    )
+""",
+        "microblog.py": """\
+from app import create_app, db
+from app.models import User
+
+app = create_app()
+
+
+@app.shell_context_processor
+def make_shell_context():
+    return {"db": db, "User": User}
+""",
+        "app/__init__.py": """\
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+from config import Config
+
+db = SQLAlchemy()
+migrate = Migrate()
+
+
+def create_app(config_class=Config):
+    app = Flask(__name__)
+    app.config.from_object(config_class)
+    db.init_app(app)
+    migrate.init_app(app, db)
+
+    from app.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    return app
+
+
+from app import models  # noqa: E402,F401
+""",
+        "app/main/__init__.py": """\
+from flask import Blueprint
+
+bp = Blueprint("main", __name__)
+
+from app.main import routes  # noqa: E402,F401
+""",
+        "app/main/routes.py": """\
+import sqlalchemy as sa
+
+from app import db
+from app.main import bp
+from app.models import User
+
+
+@bp.route("/")
+def index():
+    return {"users": db.session.scalar(sa.select(sa.func.count(User.id)))}
+""",
+        "app/models.py": """\
+from datetime import datetime, timezone
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app import db
+
+
+class User(db.Model):
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(64), index=True, unique=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(120), index=True, unique=True)
+""",
+    },
+    models="app/models.py",
+    steps=[
+        (
+            "sa.String(120), index=True, unique=True)\n",
+            """sa.String(120), index=True, unique=True)
+    about_me: so.Mapped[Optional[str]] = so.mapped_column(sa.String(140))
+
+
+class Post(db.Model):
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    body: so.Mapped[str] = so.mapped_column(sa.String(140))
+    timestamp: so.Mapped[datetime] = so.mapped_column(
+        index=True, default=lambda: datetime.now(timezone.utc)
+    )
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey(User.id), index=True)
+""",
+        ),
+        (
+            "index=True)\n",
+            "index=True)\n    score: so.Mapped[float] = so.mapped_column(default=0.0)\n",
+        ),
+    ],
+    rows={
+        "user": "INSERT INTO user (id, username, email) VALUES (1, 'susan', 's@example.com')",
+        "post": "INSERT INTO post (id, body, timestamp, user_id, score) "
+        "VALUES (1, 'hello', '2024-01-01 10:00:00', 1, 2.5)",
+    },
+)
+
+# (b) cookiecutter-flask's shape: `db` and `migrate` in extensions.py, create_app() in the
+# package's app.py, and autoapp.py at the root holding the app for FLASK_APP.
+EXTENSIONS = Layout(
+    name="shop",
+    app_module="autoapp",
+    app_style="module",
+    flask_app="autoapp.py",
+    files={
+        "autoapp.py": """\
+from shop.app import create_app
+
+app = create_app()
+""",
+        "shop/__init__.py": '"""The shop."""\n',
+        "shop/settings.py": """\
+import os
+
+SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+""",
+        "shop/extensions.py": """\
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+migrate = Migrate()
+""",
+        "shop/app.py": """\
+from flask import Flask
+
+from shop import models, views
+from shop.extensions import db, migrate
+
+
+def create_app(config_object="shop.settings"):
+    app = Flask(__name__.split(".")[0])
+    app.config.from_object(config_object)
+    db.init_app(app)
+    migrate.init_app(app, db)
+    app.register_blueprint(views.blueprint)
+    return app
+""",
+        "shop/views.py": """\
+from flask import Blueprint
+
+blueprint = Blueprint("public", __name__)
+
+
+@blueprint.route("/")
+def home():
+    return "shop"
+""",
+        "shop/models.py": """\
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.extensions import db
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+""",
+    },
+    models="shop/models.py",
+    steps=[
+        (
+            "unique=True)\n",
+            "unique=True)\n    price: Mapped[float]\n",
+        ),
+        (
+            "    price: Mapped[float]\n",
+            """    price: Mapped[float]
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(server_default="1")
+""",
+        ),
+    ],
+    rows={
+        "products": "INSERT INTO products (id, name, price) VALUES (1, 'tea', 3.5)",
+        "orders": "INSERT INTO orders (id, product_id, quantity) VALUES (1, 1, 2)",
+    },
+)
+
+# (c) One module: app.py with a module-level `app` and `db`, and the models beside them.
+SINGLE_MODULE = Layout(
+    name="notes",
+    app_module="app",
+    app_style="module",
+    flask_app="app.py",
+    files={
+        "app.py": """\
+import os
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+db = SQLAlchemy(app)
+migrate = Migrate(app, db)
+
+
+class Note(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    text = db.Column(db.Text, nullable=False)
+
+
+@app.route("/")
+def index():
+    return {"notes": db.session.query(Note).count()}
+""",
+    },
+    models="app.py",
+    steps=[
+        (
+            "nullable=False)\n",
+            "nullable=False)\n    weight = db.Column(db.Float, nullable=False, default=1.0)\n",
+        ),
+        (
+            "default=1.0)\n",
+            """default=1.0)
+
+
+class Tag(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(30), unique=True)
+    note_id = db.Column(db.Integer, db.ForeignKey("note.id"))
+""",
+        ),
+    ],
+    rows={
+        "note": "INSERT INTO note (id, text, weight) VALUES (1, 'milk', 0.5)",
+        "tag": "INSERT INTO tag (id, name, note_id) VALUES (1, 'home', 1)",
+    },
+)
+
+# (d) Models split over a models/ package, and the object called `orm`.
+MODELS_PACKAGE = Layout(
+    name="library",
+    app_module="library",
+    app_style="factory",
+    flask_app="library",
+    files={
+        "library/__init__.py": """\
+import os
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from library.database import orm
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    orm.init_app(app)
+    Migrate(app, orm)
+    from library import models  # noqa: F401
+
+    return app
+""",
+        "library/database.py": """\
+from flask_sqlalchemy import SQLAlchemy
+
+orm = SQLAlchemy()
+""",
+        "library/models/__init__.py": """\
+from library.models.author import Author
+from library.models.book import Book
+
+__all__ = ["Author", "Book"]
+""",
+        "library/models/author.py": """\
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from library.database import orm
+
+
+class Author(orm.Model):
+    __tablename__ = "authors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+""",
+        "library/models/book.py": """\
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from library.database import orm
+
+
+class Book(orm.Model):
+    __tablename__ = "books"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"))
+""",
+    },
+    models="library/models/book.py",
+    steps=[
+        (
+            '"authors.id"))\n',
+            '"authors.id"))\n    rating: Mapped[float | None]\n',
+        ),
+        (
+            "String(200))\n",
+            "String(200), unique=True)\n",
+        ),
+    ],
+    rows={
+        "authors": "INSERT INTO authors (id, name) VALUES (1, 'Le Guin')",
+        "books": "INSERT INTO books (id, title, author_id, rating) "
+        "VALUES (1, 'The Dispossessed', 1, 4.5)",
+    },
+    db_object="orm",
+)
+
+LAYOUTS = {
+    "tutorial": TUTORIAL,
+    "extensions": EXTENSIONS,
+    "single_module": SINGLE_MODULE,
+    "models_package": MODELS_PACKAGE,
+}
