@@ -29,7 +29,7 @@ ADOPTION_WRITES = {
 }
 
 
-def tested_ranges() -> list[str]:
+def ranges_the_template_tests() -> list[str]:
     """The package ranges the template tests, as `pip install` takes them."""
     questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
     requirements = yaml.safe_load(questions["requirements"]["default"])
@@ -153,7 +153,7 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     failure = next(line for line in result.stderr.splitlines() if "FAILED: this project" in line)
     assert "alembic 1.13.3" in failure and "sqlalchemy 2.0.36" in failure
     install = shlex.split(failure.split("pip install --upgrade ", 1)[1])
-    assert install == [r for r in tested_ranges() if r.split(">=")[0] in failure]
+    assert install == [r for r in ranges_the_template_tests() if r.split(">=")[0] in failure]
     run([UV, "pip", "install", "--quiet", "--upgrade", *install], path, {"VIRTUAL_ENV": ".venv"})
     database = path / "app.db"  # the tutorial's SQLite file: the doctor only reads it
     content = database.read_bytes() if database.exists() else None

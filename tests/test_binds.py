@@ -98,6 +98,13 @@ def test_every_database_is_migrated_with_its_own_models(project: Project) -> Non
         project.migrate("-x", f"bind={name}", "check")
     current = project.migrate("current").stdout
     assert current.split() == [head, "(head)"] * 3
+    doctor = project.migrate("doctor").stdout
+    for name, count in [("default", 2), ("analytics", 1), ("archive", 0)]:
+        assert f"{name}: at the head {head}" in doctor
+        assert (
+            f"{name}: the history replayed on a scratch database gives its schema ({count}"
+            in doctor
+        )
 
     project.migrate("downgrade", "base")
     for variable in DATABASE_VARIABLES:
