@@ -320,13 +320,21 @@ class Tag(db.Model):
     },
 )
 
-# (d) Models split over a models/ package, and the object called `orm`.
+# (d) Models split over a models/ package, the object called `orm`, and a pyproject.toml
+# that holds the tools' settings.
 MODELS_PACKAGE = Layout(
     name="library",
     app_module="library",
     app_style="factory",
     flask_app="library",
     files={
+        "pyproject.toml": """\
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+
+[tool.ruff]
+line-length = 100
+""",
         "library/__init__.py": """\
 import os
 

@@ -165,15 +165,20 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     assert "default: the history replayed on a scratch database gives its schema" in doctor.stdout
     assert "check: the models match the migrations" in doctor.stdout
 
-    # Only the migration environment, manage.py, its tools and settings were written.
+    # Only the migration environment, manage.py, its tools and settings were written; the
+    # project's .gitignore and pyproject.toml only gained lines at their ends.
     written = changed_files(path)
     assert written <= ADOPTION_WRITES | {"pyproject.toml"}, written - ADOPTION_WRITES
+    appended = {".gitignore": b"instance/", "pyproject.toml": b"[tool.alembic]"}
     for name, content in before.items():
-        if name != ".gitignore":
+        if name in appended:
+            assert (path / name).read_bytes().startswith(content), f"{name} lost lines"
+            assert appended[name] in (path / name).read_bytes()[len(content) :]
+        else:
             assert (path / name).read_bytes() == content, f"{name} changed"
-    gitignore = (path / ".gitignore").read_bytes()
-    assert gitignore.startswith(before[".gitignore"])
-    assert b"instance/" in gitignore[len(before[".gitignore"]) :]
+    # Alembic's settings: in pyproject.toml when the project has one, else in alembic.ini.
+    has_pyproject = "pyproject.toml" in before
+    assert ("migrations/alembic.ini" in written) != has_pyproject
 
     # The old history on the old database, under every command.
     assert project.migrate("current").stdout.strip() == f"{old_head} (head)"
@@ -182,7 +187,8 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     project.migrate("upgrade")
     assert "No new upgrade operations detected." in project.migrate("check").stdout
     assert row_counts(project, layout) == rows
-    plain = project.run("alembic", "-c", "migrations/alembic.ini", "current")
+    settings = [] if has_pyproject else ["-c", "migrations/alembic.ini"]
+    plain = project.run("alembic", *settings, "current")
     assert plain.stdout.strip() == f"{old_head} (head)"
 
     # Deploy scripts that still run `flask db upgrade` keep working on a new revision.
