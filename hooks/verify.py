@@ -18,9 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from progress import say, skipped, step
@@ -46,6 +45,7 @@ def main() -> None:
         command = [str(venv_python), __file__, *sys.argv[1:], "--in-venv"]
         sys.exit(subprocess.run(command, check=False).returncode)
 
+    sys.path.insert(0, str(Path.cwd()))  # the project: its app, manage.py, migration_tools
     with scratch_database(options.database) as url, scratch_binds(options.binds):
         if url is None:
             skipped(
@@ -68,32 +68,20 @@ def scratch_database(database: str) -> Iterator[str | None]:
     if not os.environ.get("DATABASE_URL"):
         yield None
         return
-    from sqlalchemy import create_engine, make_url
+    from migration_tools.schema import scratch_database as database_beside
+    from sqlalchemy import create_engine
 
-    server_url = make_url(os.environ["DATABASE_URL"])
-    postgresql = server_url.get_backend_name() == "postgresql"
-    # Connect to the server itself: the database DATABASE_URL names may not exist yet.
-    maintenance = "postgres" if postgresql else None
-    server = create_engine(server_url.set(database=maintenance), isolation_level="AUTOCOMMIT")
-    name = f"verify_{uuid.uuid4().hex[:12]}"
-    try:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as error:  # noqa: BLE001 - an unreachable server only skips the steps
-        say(f"Could not create a scratch database beside DATABASE_URL: {error}".splitlines()[0])
-        yield None
-        return
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        # FORCE (PostgreSQL 13+) ends the app's pooled connections to the scratch database.
-        force = " WITH (FORCE)" if postgresql else ""
+    with ExitStack() as stack:
         try:
-            with server.connect() as connection:
-                connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
-        except Exception as error:  # noqa: BLE001 - report it, the verification is done
-            say(f"Could not drop the scratch database {name}: {error}".splitlines()[0])
-        server.dispose()
+            # Created beside the one DATABASE_URL names, which may not exist yet.
+            scratch = stack.enter_context(
+                database_beside(create_engine(os.environ["DATABASE_URL"]))
+            )
+        except Exception as error:  # noqa: BLE001 - an unreachable server only skips the steps
+            say(f"Could not create a scratch database beside DATABASE_URL: {error}".splitlines()[0])
+            yield None
+            return
+        yield scratch.url.render_as_string(hide_password=False)
 
 
 @contextmanager
@@ -108,7 +96,6 @@ def scratch_binds(binds: str) -> Iterator[None]:
 def verify(options: argparse.Namespace, database_steps: bool) -> None:
     """Load the app and its environment, then (with a database) write the first revision
     and migrate up, down and up again."""
-    sys.path.insert(0, str(Path.cwd()))
     from alembic import command
 
     migrate = "DATABASE_URL=<scratch database> .venv/bin/python manage.py migrate"
