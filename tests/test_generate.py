@@ -139,7 +139,7 @@ def test_factory_style_has_create_app(rendered: dict[str, Path]) -> None:
 def test_unusual_names(rendered: dict[str, Path]) -> None:
     project = rendered["unusual_names"]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["project"]["name"] == "n-code-shop-2-0"
+    assert pyproject["project"]["name"] == "unicode-shop-2-0"
     assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["_shop_core2"]
     assert pyproject["tool"]["alembic"]["file_template"].startswith("%%(year)d_%%(month).2d")
     assert "DB = SQLAlchemy(" in (project / "_shop_core2" / "extensions.py").read_text()
