@@ -229,3 +229,55 @@ def server_database() -> Iterator[Callable[[str], str]]:
         with server.connect() as connection:
             connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
         server.dispose()
+
+
+# A revision that fails if it is applied twice (its table exists) and counts its runs.
+SLOW_ONCE = '''\
+"""Create the runs table, slowly."""
+
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "slow_once"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Upgrade the schema."""
+    op.create_table("runs", sa.Column("id", sa.Integer, primary_key=True))
+    time.sleep(2)  # long enough for every other process to be waiting
+    op.execute("INSERT INTO runs (id) VALUES (1)")
+
+
+def downgrade() -> None:
+    """Downgrade the schema."""
+    op.drop_table("runs")
+'''
+
+
+def with_revisions(project: Project, *revisions: tuple[str, str]) -> None:
+    for name, text_ in revisions:
+        (project.path / "migrations" / "versions" / f"{name}.py").write_text(text_)
+
+
+def upgrade_at_once(
+    project: Project, processes: int, *options: str
+) -> list[subprocess.CompletedProcess[str]]:
+    """Start `processes` upgrades together, as app replicas do on deploy."""
+    env = project.environment()
+    started = [
+        subprocess.Popen(["python", "manage.py", "migrate", *options, "upgrade"], cwd=project.path,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(processes)
+    ]  # fmt: skip
+    results = []
+    for process in started:
+        stdout, stderr = process.communicate(timeout=300)
+        results.append(
+            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        )
+    return results

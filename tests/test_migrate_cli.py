@@ -201,3 +201,16 @@ def test_doctor_proves_the_history_and_names_each_problem(project: Project) -> N
         f"default: PROBLEM no revision recorded in {url}: run `python manage.py migrate upgrade`,"
         " or `stamp head` if the schema is already there"
     ) in result.stdout
+
+
+def test_name_picks_the_ini_files_section(project: Project) -> None:
+    """`-n NAME` reads [NAME] of the file `-c` names, as plain alembic does."""
+    settings = "[alembic]\nscript_location = nowhere\n\n[other]\nscript_location = migrations\n"
+    (project.path / "two.ini").write_text(settings)
+    try:
+        heads = project.migrate("-c", "two.ini", "-n", "other", "heads").stdout
+        assert "(head)" in heads
+        result = project.migrate("-c", "two.ini", "heads", ok=False)
+        assert "nowhere" in result.stderr
+    finally:
+        (project.path / "two.ini").unlink()

@@ -1,42 +1,26 @@
 """PostgreSQL and MariaDB for real: concurrent upgrades, failures midway, odd passwords."""
 
-import subprocess
+import zlib
 from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine, make_url, text
 
-from conftest import SERVERS, Project, columns, execute, scalar, tables
+from conftest import (
+    SERVERS,
+    SLOW_ONCE,
+    Project,
+    columns,
+    database,
+    execute,
+    scalar,
+    tables,
+    upgrade_at_once,
+    with_revisions,
+)
 
 pytestmark = pytest.mark.server
-
-# A revision that fails if it is applied twice (its table exists) and counts its runs.
-SLOW_ONCE = '''\
-"""Create the runs table, slowly."""
-
-import time
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "slow_once"
-down_revision = None
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    """Upgrade the schema."""
-    op.create_table("runs", sa.Column("id", sa.Integer, primary_key=True))
-    time.sleep(2)  # long enough for every other process to be waiting
-    op.execute("INSERT INTO runs (id) VALUES (1)")
-
-
-def downgrade() -> None:
-    """Downgrade the schema."""
-    op.drop_table("runs")
-'''
 
 # A revision that fails midway: its first operation succeeds, its second does not.
 FAILS_MIDWAY = '''\
@@ -61,30 +45,6 @@ def downgrade() -> None:
     """Downgrade the schema."""
     op.drop_table("half")
 '''
-
-
-def with_revisions(project: Project, *revisions: tuple[str, str]) -> None:
-    for name, text_ in revisions:
-        (project.path / "migrations" / "versions" / f"{name}.py").write_text(text_)
-
-
-def upgrade_at_once(
-    project: Project, processes: int, *options: str
-) -> list[subprocess.CompletedProcess[str]]:
-    """Start `processes` upgrades together, as app replicas do on deploy."""
-    env = project.environment()
-    started = [
-        subprocess.Popen(["python", "manage.py", "migrate", *options, "upgrade"], cwd=project.path,
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(processes)
-    ]  # fmt: skip
-    results = []
-    for process in started:
-        stdout, stderr = process.communicate(timeout=300)
-        results.append(
-            subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-        )
-    return results
 
 
 @pytest.fixture
@@ -239,3 +199,28 @@ def test_postgresql_enum_types_come_and_go_with_their_columns(
     project.migrate("downgrade", "base")
     assert scalar(url, enum_types) == 0
     project.run("ruff", "check", "--no-cache", ".")
+
+
+@pytest.mark.parametrize("server_project", ["postgresql", "mysql"], indirect=True)
+def test_a_lock_not_free_in_time_is_an_error(server_project: Project) -> None:
+    name = "my_flask_app.migrations"
+    url = server_project.env["DATABASE_URL"]
+    with database(url) as engine, engine.connect() as holder:
+        if engine.dialect.name == "postgresql":
+            holder.execute(
+                text("SELECT pg_advisory_lock(:key)"), {"key": zlib.crc32(name.encode())}
+            )
+        else:
+            assert holder.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name}).scalar() == 1
+        holder.commit()
+        result = server_project.migrate("-x", "lock_timeout=1", "upgrade", ok=False)
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"FAILED: the migration lock {name} was not free after 1 s: another migration holds it;"
+        " let it finish, then run this again"
+    )
+    assert "alembic_version" not in tables(url)
+    server_project.migrate("upgrade")  # once the holder let go
+    bad = server_project.migrate("-x", "lock_timeout=soon", "upgrade", ok=False)
+    assert bad.stderr.strip().splitlines()[-1] == (
+        "FAILED: -x lock_timeout=soon: give whole seconds, e.g. 60"
+    )

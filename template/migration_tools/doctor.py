@@ -85,5 +85,6 @@ def quiet_config(config: Config, *x_arguments: str) -> Config:
     return type(config)(
         file_=config.config_file_name,
         toml_file=config.toml_file_name,
+        ini_section=config.config_ini_section,
         cmd_opts=Namespace(quiet=True, x=list(x_arguments)),
     )

@@ -1,0 +1,40 @@
+"""Concurrent upgrades on SQLite, as a dev server's workers or a test runner start them:
+the file lock beside the database makes them apply each revision once, as on the servers."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import SLOW_ONCE, Project, scalar, tables, upgrade_at_once, with_revisions
+
+PROCESSES = 8
+TRIALS = 10
+
+
+def test_concurrent_upgrades_apply_each_revision_once(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    project = make_project(example_model=False)
+    with_revisions(project, ("slow_once", SLOW_ONCE.replace("time.sleep(2)", "time.sleep(0.5)")))
+    for trial in range(TRIALS):
+        database = tmp_path / f"trial{trial}.db"
+        project.env["DATABASE_URL"] = url = f"sqlite:///{database}"
+        results = upgrade_at_once(project, PROCESSES)
+        failed = [result.stderr for result in results if result.returncode]
+        assert not failed, f"trial {trial}: {len(failed)} of {PROCESSES} failed: {failed[0]}"
+        assert scalar(url, "SELECT count(*) FROM runs") == 1
+        assert scalar(url, "SELECT version_num FROM alembic_version") == "slow_once"
+        ran = sum("Running upgrade  -> slow_once" in result.stderr for result in results)
+        assert ran == 1, f"trial {trial}: the revision ran {ran} times"
+        assert tables(url) == {"alembic_version", "runs"}
+        assert Path(f"{database}.migration-lock").exists()
+
+
+def test_without_the_lock_concurrent_upgrades_collide(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    """The control: what the lock prevents."""
+    project = make_project(example_model=False)
+    with_revisions(project, ("slow_once", SLOW_ONCE))
+    project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
+    results = upgrade_at_once(project, PROCESSES, "-x", "lock=off")
+    assert any("table runs already exists" in result.stderr for result in results)
