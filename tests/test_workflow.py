@@ -100,3 +100,24 @@ def test_workflow_on_server(
     project.env["DATABASE_URL"] = url
     project.env["TEST_DATABASE_URL"] = server_database(database)
     run_workflow(project, RUNNERS[runner], url, "my_flask_app")
+
+
+def test_the_merge_the_tests_ask_for_passes_them(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    """Two branches, as after a git merge of two developers' work: the project's tests name
+    the fix, and after it every step up and down passes through the merge point."""
+    project = make_project()
+    project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    first = project.migrate("heads").stdout.split()[0]
+    project.migrate("upgrade")
+    add_age_column(project.path, "my_flask_app")
+    project.migrate("revision", "--autogenerate", "-m", "add user age")
+    project.migrate("revision", "-m", "other branch", "--head", first, "--splice")
+    result = project.run("pytest", "-q", "-p", "no:cacheprovider", ok=False)
+    assert "run `python manage.py migrate merge heads -m merge`" in result.stdout
+    assert "1 failed" in result.stdout, result.stdout
+
+    project.migrate("merge", "heads", "-m", "merge")
+    project.run("pytest", "-q", "-p", "no:cacheprovider")
