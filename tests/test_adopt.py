@@ -25,6 +25,7 @@ ADOPTION_WRITES = {
     "migrations/alembic.ini",
     "migration_tools/__init__.py",
     "migration_tools/doctor.py",
+    "migration_tools/errors.py",
     "migration_tools/schema.py",
 }
 

@@ -88,8 +88,53 @@ def test_unreachable_database_is_one_line_exit_1(project: Project, tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}"
     result = project.migrate("upgrade", ok=False, DATABASE_URL=url)
     assert result.returncode == 1
-    [line] = stderr_lines(result)
-    assert line.startswith("FAILED: (sqlite3.OperationalError) unable to open database file")
+    assert stderr_lines(result) == [
+        f"FAILED: cannot connect to the default database at {url}: unable to open database file"
+    ]
+
+
+# Commands that read no database: they work whatever DATABASE_URL says.
+WITHOUT_A_DATABASE = [
+    ["--help"], ["upgrade", "--help"], ["heads"], ["history"], ["show", "head"], ["branches"],
+    ["list_templates"],
+]  # fmt: skip
+EXAMPLES = "e.g. sqlite:///app.db or postgresql://user@localhost/app"
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        ("nope://x", ("FAILED: DATABASE_URL=nope://x is not a database URL SQLAlchemy can use"
+         f" (Can't load plugin: sqlalchemy.dialects:nope): {EXAMPLES}")),
+        ("garbage", ("FAILED: DATABASE_URL=garbage is not a database URL SQLAlchemy can use"
+         f" (Could not parse SQLAlchemy URL from given URL string): {EXAMPLES}")),
+        ("mysql+nodriver://u:secret@localhost/x", ("FAILED: DATABASE_URL=mysql+nodriver://u:***"
+         "@localhost/x is not a database URL SQLAlchemy can use (Can't load plugin:"
+         f" sqlalchemy.dialects:mysql.nodriver): {EXAMPLES}")),
+        ("postgresql://u:secret@localhost:1/x", ("FAILED: the database driver psycopg is not"
+         " installed: pip install -e '.[dev]' (the project's packages), or pip install"
+         " 'psycopg[binary]'")),
+    ],
+)  # fmt: skip
+def test_a_bad_database_url_is_one_line(project: Project, url: str, line: str) -> None:
+    for args in WITHOUT_A_DATABASE:
+        project.migrate(*args, DATABASE_URL=url)
+    result = project.migrate("current", ok=False, DATABASE_URL=url)
+    assert result.returncode == 1
+    assert stderr_lines(result) == [line]
+    assert "secret" not in result.stderr
+
+
+def test_a_revision_that_does_not_compile_is_one_line(project: Project) -> None:
+    broken = project.path / "migrations" / "versions" / "broken.py"
+    broken.write_text('"""A revision with a typo."""\n\nrevision = "broken"\ndef upgrade(:\n')
+    try:
+        result = project.migrate("heads", ok=False)
+    finally:
+        broken.unlink()
+    assert stderr_lines(result) == [
+        "FAILED: migrations/versions/broken.py:4: SyntaxError: invalid syntax"
+    ]
 
 
 def test_raiseerr_shows_the_traceback(project: Project) -> None:
