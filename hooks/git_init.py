@@ -1,9 +1,12 @@
 """Hook: put the new project under git with a first commit, so that `copier update` works.
 
-Leaves alone a project generated inside an existing git work tree.
-Run by hand from the project root: python path/to/hooks/git_init.py
+The commit holds the generated files only (and the first revision), not files that were
+in the folder before. Leaves alone a project generated inside an existing git work tree.
+Run by hand from the project root:
+    python path/to/hooks/git_init.py path/to/template --app-module my_flask_app
 """
 
+import argparse
 import subprocess
 from pathlib import Path
 
@@ -18,14 +21,35 @@ def git_output(*args: str) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
+def generated_paths(template: Path, app_module: str) -> list[str]:
+    """The paths the template renders, named as in the project (that exist there)."""
+    names = {
+        "{{ app_module }}": app_module,
+        "{{ _copier_conf.answers_file }}": ".copier-answers.yml",
+    }
+    paths = []
+    for source in template.rglob("*"):
+        if source.is_file():
+            path = str(source.relative_to(template)).removesuffix(".jinja")
+            for placeholder, name in names.items():
+                path = path.replace(placeholder, name)
+            paths.append(path)
+    return [path for path in sorted(paths) if Path(path).exists()]
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("template", type=Path, help="the template's template/ folder")
+    parser.add_argument("--app-module", required=True)
+    options = parser.parse_args()
     project = Path.cwd()
     if git_output("rev-parse", "--is-inside-work-tree") == "true":
         top = git_output("rev-parse", "--show-toplevel")
         skipped("git init", f"the project is inside the git work tree {top}: left as it is")
         return
     run("git init", ["git", "init", "--quiet"], project)
-    run("git add", ["git", "add", "--all"], project)
+    generated = [*generated_paths(options.template, options.app_module), "migrations/versions"]
+    run("git add", ["git", "add", "--", *generated], project)
     identity = [] if git_output("config", "user.email") else FALLBACK_IDENTITY
     message = "Initial commit from flask-alembic-template"
     run("First commit", ["git", *identity, "commit", "--quiet", "-m", message], project)

@@ -202,10 +202,40 @@ def test_server_project_is_verified_on_a_scratch_database_beside_database_url(
 
 
 def test_server_project_without_database_url_says_what_was_skipped(tmp_path: Path) -> None:
-    result = copy_with_tasks(tmp_path / "project", "database=mysql")
+    """No server reachable when generating: no revision, and the summary, the README and
+    the project's own tests say what to do next (with paths the user can paste)."""
+    destination = tmp_path / "with space" / "my proj"
+    destination.parent.mkdir()
+    result = copy_with_tasks(destination, "database=mysql", PWD=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert (
         "Database steps: skipped (set DATABASE_URL to a reachable mysql server to run them)"
         in result.stdout
     )
-    assert not list((tmp_path / "project" / "migrations" / "versions").glob("*.py"))
+    assert not list((destination / "migrations" / "versions").glob("*.py"))
+    summary = result.stdout[result.stdout.index("Your project is ready") :].splitlines()
+    assert summary[0] == "Your project is ready in 'with space/my proj'"
+    assert summary[5:9] == [
+        "  cd 'with space/my proj'",
+        "  . .venv/bin/activate",
+        "  export DATABASE_URL=...              # your database, as .env.example shows",
+        '  python manage.py migrate revision --autogenerate -m "create the tables"',
+    ]
+    assert "the database server was not reachable" in (destination / "README.md").read_text()
+    tests = Project(destination).run("pytest", "-q", "-p", "no:cacheprovider", ok=False).stdout
+    assert 'no revision yet: run `migrate revision --autogenerate -m "create tables"`' in tests
+    assert "the models differ from the migrations (add_table users" in tests
+    assert "500" not in tests
+
+
+def test_a_folder_with_other_files_commits_only_the_generated_ones(tmp_path: Path) -> None:
+    destination = tmp_path / "project"
+    destination.mkdir()
+    (destination / "notes.txt").write_text("my own notes\n")
+    result = copy_with_tasks(destination, "setup_env=false")
+    assert result.returncode == 0, result.stderr
+    committed = set(git(destination, "ls-files").split())
+    assert {".copier-answers.yml", ".gitignore", "manage.py", "my_flask_app/models.py",
+            "migration_tools/doctor.py", "migrations/versions/.gitkeep"} <= committed  # fmt: skip
+    assert "notes.txt" not in committed
+    assert git(destination, "status", "--porcelain") == "?? notes.txt\n"
