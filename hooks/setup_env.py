@@ -14,22 +14,30 @@ from progress import run
 OFFLINE_HINT = "Could not install the packages: is PyPI reachable?"
 
 
-def main() -> None:
-    project = Path.cwd()
-    venv_python = project / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+def venv_python(project: Path) -> Path:
+    """The interpreter of the project's `.venv`."""
+    return project / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+
+
+def install_command(project: Path) -> list[str | Path]:
+    """The command that installs the project and its dev extra into `.venv`."""
     uv = shutil.which("uv")
     if uv:
-        run(
-            "Created .venv (uv)",
-            [uv, "venv", "--quiet", "--python", sys.executable, ".venv"],
-            project,
-        )
         # Compiled now, so that no command pays for it later (pip compiles by default).
-        install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", venv_python]
-        install += ["-e", ".[dev]"]
+        return [uv, "pip", "install", "--quiet", "--compile-bytecode",
+                "--python", venv_python(project), "-e", ".[dev]"]  # fmt: skip
+    return [venv_python(project), "-m", "pip", "install", "--quiet", "-e", ".[dev]"]
+
+
+def main() -> None:
+    project = Path.cwd()
+    uv = shutil.which("uv")
+    if uv:
+        create = [uv, "venv", "--quiet", "--python", sys.executable, ".venv"]
+        run("Created .venv (uv)", create, project)
     else:
         run("Created .venv (venv)", [sys.executable, "-m", "venv", ".venv"], project)
-        install = [venv_python, "-m", "pip", "install", "--quiet", "-e", ".[dev]"]
+    install = install_command(project)
     run("Installed the project and its dev extra", install, project, hint=OFFLINE_HINT)
 
 

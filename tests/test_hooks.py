@@ -172,7 +172,9 @@ def test_inside_a_git_work_tree_the_repository_is_left_alone(tmp_path: Path) -> 
     assert not (tmp_path / "project" / ".git").exists()
 
 
-def test_update_does_not_run_the_tasks(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_update_runs_no_hook_that_makes_a_project(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     template = template_repository(tmp_path / "template")
     destination = tmp_path / "project"
     assert copy_with_tasks(destination, "setup_env=false", template=template).returncode == 0

@@ -5,6 +5,7 @@ older template) and `v2` (the current one), and a project copied at v1, then wor
 """
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import copier
 import pytest
 
-from conftest import COPIER, Project, commit, release, run, template_repository
+from conftest import COPIER, UV, Project, commit, release, run, template_repository
 
 ENV_PY = Path("migrations") / "env.py"
 USER_IGNORED = 'IGNORED_TABLES: set[str] = {"spatial_ref_sys"}'
@@ -119,11 +120,16 @@ def test_a_deleted_file_stays_deleted(template: Path, tmp_path: Path) -> None:
     assert not (project.path / ".env.example").exists()
 
 
-def test_a_conflict_is_marked_inline(template: Path, tmp_path: Path) -> None:
+def test_a_conflict_is_marked_inline_and_named(template: Path, tmp_path: Path) -> None:
     project = project_at_v1(template, tmp_path / "project")
     edit(project.path / "manage.py", 'CommandLine(prog="alembic")', 'CommandLine(prog="db")')
     commit(project.path, "Our own program name")
-    copier.run_update(project.path, defaults=True, overwrite=True, unsafe=True, quiet=True)
+    result = run([COPIER, "update", "--trust", "--defaults"], project.path, {}, check=False)
+    assert result.returncode != 0
+    assert (
+        "  FAILED: the update left conflicts in manage.py: edit each (between <<<<<<< and"
+        " >>>>>>>), then `git add` them and commit"
+    ) in result.stderr.splitlines()
     manage_py = (project.path / "manage.py").read_text()
     assert "<<<<<<< before updating" in manage_py
     assert 'CommandLine(prog="db")' in manage_py
@@ -135,10 +141,12 @@ def test_a_conflict_is_marked_inline(template: Path, tmp_path: Path) -> None:
 def test_changing_the_database_on_update(
     template: Path, tmp_path: Path, server_database: Callable[[str], str]
 ) -> None:
+    """The update installs the new driver into `.venv` itself."""
     project = project_at_v1(template, tmp_path / "project")
     before = revisions(project)
-    copier.run_update(project.path, data={"database": "postgresql"}, defaults=True,
-                      overwrite=True, unsafe=True, quiet=True)  # fmt: skip
+    update = [COPIER, "update", "--trust", "--defaults", "--data", "database=postgresql"]
+    result = run(update, project.path, {"PATH": f"{UV.parent}{os.pathsep}{os.environ['PATH']}"})
+    assert ".venv lacks psycopg[binary]>=3.2,<3.4: installing the project again" in result.stdout
     assert revisions(project) == before
     assert "psycopg[binary]" in (project.path / "pyproject.toml").read_text()
     config = (project.path / "my_flask_app" / "config.py").read_text()
@@ -146,8 +154,8 @@ def test_changing_the_database_on_update(
     no_conflict_markers(project)
     commit(project.path, "Now on PostgreSQL")
 
-    project.install()
     project.env["DATABASE_URL"] = server_database("postgresql")
+    project.migrate("current")
     project.migrate("upgrade")
     project.migrate("check")
     project.run("pytest", "-q", "-p", "no:cacheprovider")

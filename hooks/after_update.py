@@ -1,0 +1,64 @@
+"""Migration: at the end of `copier update`, keep the project's virtualenv in step with
+its dependencies, and name the files the update left conflicts in (exit 1).
+
+Copier runs it in the "after" stage, from the project root. Run by hand from there:
+    python path/to/hooks/after_update.py
+"""
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from progress import run, say
+from setup_env import OFFLINE_HINT, install_command, venv_python
+
+# Prints the project's requirements that its virtualenv lacks, one per line.
+MISSING = """\
+import re, sys
+from importlib.metadata import PackageNotFoundError, version
+for requirement in sys.argv[1:]:
+    try:
+        version(re.match(r"[A-Za-z0-9_.-]+", requirement).group())
+    except PackageNotFoundError:
+        print(requirement)
+"""
+
+
+def missing_requirements(project: Path) -> list[str]:
+    """What pyproject.toml requires (dev extra included) and `.venv` does not have."""
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    wanted = metadata["dependencies"] + metadata.get("optional-dependencies", {}).get("dev", [])
+    check = [venv_python(project), "-c", MISSING, *wanted]
+    return subprocess.run(check, capture_output=True, text=True, check=True).stdout.split()
+
+
+def conflicted_files(project: Path) -> list[str]:
+    """Files with the conflict markers an update leaves, or its .rej files."""
+    markers = ["git", "grep", "-l", "-E", "^(<<<<<<<|>>>>>>>) "]
+    found = subprocess.run(markers, cwd=project, capture_output=True, text=True, check=False)
+    rejects = [str(path.relative_to(project)) for path in project.rglob("*.rej")]
+    return sorted(set(found.stdout.split()) | set(rejects))
+
+
+def main() -> None:
+    project = Path.cwd()
+    if venv_python(project).exists() and (project / "pyproject.toml").exists():
+        missing = missing_requirements(project)
+        if missing:
+            install = install_command(project)
+            say(f".venv lacks {', '.join(missing)}: installing the project again")
+            # On failure this names the command to run by hand.
+            run("Installed the project and its dev extra", install, project, OFFLINE_HINT)
+    conflicts = conflicted_files(project)
+    if conflicts:
+        print(
+            f"  FAILED: the update left conflicts in {', '.join(conflicts)}: edit each "
+            "(between <<<<<<< and >>>>>>>), then `git add` them and commit",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
