@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COPIER, TEMPLATE, UV, Project, commit, release, run, template_repository
 from flask_migrate_projects import LAYOUTS, Layout
+from helpers import COPIER, TEMPLATE, UV, Project, commit, release, run, template_repository
 
 # Files an adoption may write or change; everything else is the project's.
 ADOPTION_WRITES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, render
+from helpers import TEMPLATE, render
 from variants import VARIANTS, app_module
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -177,10 +177,9 @@ def test_without_example_model(rendered: dict[str, Path]) -> None:
 
 def test_binds(rendered: dict[str, Path]) -> None:
     project = rendered["binds"]
-    config = (project / "my_flask_app" / "config.py").read_text()
+    config = " ".join((project / "my_flask_app" / "config.py").read_text().split())
     assert (
-        'os.environ.get(\n            "DATABASE_URL_ANALYTICS", "sqlite:///my_flask_app-analytics.db"'
-        in config
+        'os.environ.get( "DATABASE_URL_ANALYTICS", "sqlite:///my_flask_app-analytics.db"' in config
     )
     assert '"DATABASE_URL_ARCHIVE", "sqlite:///my_flask_app-archive.db"' in config
     models = (project / "my_flask_app" / "models.py").read_text()

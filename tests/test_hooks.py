@@ -10,7 +10,7 @@ from pathlib import Path
 import copier
 import pytest
 
-from conftest import (
+from helpers import (
     COPIER,
     TEMPLATE,
     Project,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, execute, render
+from helpers import Project, execute, render
 
 # Alembic's own command line, asked in the project's virtualenv: its commands, in order.
 ALEMBIC_COMMANDS = (

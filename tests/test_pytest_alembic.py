@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import UV, Project, tables
+from helpers import UV, Project, tables
 
 
 @pytest.mark.parametrize("binds", [[], ["analytics"]], ids=["one database", "with a bind"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import COPIER, TEMPLATE, Project, render, run
+from helpers import COPIER, TEMPLATE, Project, render, run
 
 # Each refused answer, and the first line of what the user is told: it names the fix.
 REFUSED = [

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from conftest import (
+from helpers import (
     SERVERS,
     SLOW_ONCE,
     Project,

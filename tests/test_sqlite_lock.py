@@ -4,7 +4,7 @@ the file lock beside the database makes them apply each revision once, as on the
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import SLOW_ONCE, Project, scalar, tables, upgrade_at_once, with_revisions
+from helpers import SLOW_ONCE, Project, scalar, tables, upgrade_at_once, with_revisions
 
 PROCESSES = 8
 TRIALS = 10

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project
+from helpers import Project
 
 # A revision as SQLAlchemy 2.0 wrote it: Mapped[float] was Float then.
 OLD_REVISION = '''\

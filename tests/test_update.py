@@ -13,7 +13,7 @@ from pathlib import Path
 import copier
 import pytest
 
-from conftest import COPIER, UV, Project, commit, release, run, template_repository
+from helpers import COPIER, UV, Project, commit, release, render, run, template_repository
 
 ENV_PY = Path("migrations") / "env.py"
 USER_IGNORED = 'IGNORED_TABLES: set[str] = {"spatial_ref_sys"}'
@@ -46,8 +46,7 @@ def template(tmp_path: Path) -> Path:
 
 def project_at_v1(template: Path, destination: Path, **answers: object) -> Project:
     """Copy at v1, install, then work as a user: two revisions, edits, all committed."""
-    copier.run_copy(str(template), destination, data=answers, defaults=True, unsafe=True,
-                    vcs_ref="v1", quiet=True, skip_tasks=True)  # fmt: skip
+    render(destination, source=template, vcs_ref="v1", **answers)
     project = Project(destination).install()
     project.env["DATABASE_URL"] = f"sqlite:///{destination.parent / 'app.db'}"
     run(["git", "init", "--quiet"], destination, {})
@@ -161,41 +160,6 @@ def test_changing_the_database_on_update(
     project.run("pytest", "-q", "-p", "no:cacheprovider")
 
 
-def test_a_renamed_question_keeps_its_answer(tmp_path: Path) -> None:
-    """v1 called the SQLAlchemy object's question `sqlalchemy_object`; v2 calls it
-    `db_object` and carries a `_migrations` entry that renames the answer."""
-    repository = template_repository(tmp_path / "template")
-    current = {path: path.read_text() for path in repository.rglob("*") if path.is_file()
-               and ".git" not in path.parts}  # fmt: skip
-    for path, text in current.items():
-        path.write_text(text.replace("db_object", "sqlalchemy_object"))
-    release(repository, "v1")
-    for path, text in current.items():
-        path.write_text(text)
-    with (repository / "copier.yml").open("a") as copier_yml:
-        copier_yml.write(
-            "\n_migrations:\n"
-            "  - version: v2\n"
-            "    when: \"{{ _stage == 'before' }}\"\n"
-            '    command: ["{{ _copier_python }}", "{{ _copier_conf.src_path }}/hooks/rename_answer.py",'
-            ' "sqlalchemy_object", "db_object"]\n'
-        )
-    release(repository, "v2")
-
-    destination = tmp_path / "project"
-    copier.run_copy(str(repository), destination, data={"sqlalchemy_object": "database"},
-                    defaults=True, unsafe=True, vcs_ref="v1", quiet=True, skip_tasks=True)  # fmt: skip
-    run(["git", "init", "--quiet"], destination, {})
-    commit(destination, "Generated at v1")
-    copier.run_update(destination, defaults=True, overwrite=True, unsafe=True, quiet=True)
-
-    answers = (destination / ".copier-answers.yml").read_text()
-    assert "db_object: database" in answers and "sqlalchemy_object" not in answers
-    extensions = (destination / "my_flask_app" / "extensions.py").read_text()
-    assert "database = SQLAlchemy(model_class=Base)" in extensions
-    no_conflict_markers(Project(destination))
-
-
 def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> None:
     """A newer template refuses `engine` as the SQLAlchemy object's name, which an older
     one took. Its `_migrations` entry stops the update before any file changes, instead of
@@ -212,8 +176,7 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     newest = run(["git", "rev-parse", "--short", "HEAD"], repository, {}).stdout.strip()
 
     destination = tmp_path / "project"
-    copier.run_copy(str(repository), destination, data={"db_object": "engine"}, defaults=True,
-                    unsafe=True, vcs_ref=older, quiet=True, skip_tasks=True)  # fmt: skip
+    render(destination, source=repository, vcs_ref=older, db_object="engine")
     run(["git", "init", "--quiet"], destination, {})
     commit(destination, "Generated at v0.1.0")
     update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Project, add_age_column, tables
+from helpers import Project, add_age_column, tables
 from variants import VARIANTS, app_module
 
 # The two command lines a user has: the project's own, and plain Alembic.
