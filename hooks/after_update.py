@@ -1,10 +1,12 @@
 """Migration: at the end of `copier update`, keep the project's virtualenv in step with
 its dependencies, and name the files the update left conflicts in (exit 1).
 
-Copier runs it in the "after" stage, from the project root. Run by hand from there:
+Copier runs it in the "after" stage, from the project root; an adopted project's
+environment is its own (`--venv=leave`). Run by hand from there:
     python path/to/hooks/after_update.py
 """
 
+import argparse
 import subprocess
 import sys
 import tomllib
@@ -27,23 +29,35 @@ for requirement in sys.argv[1:]:
 
 def missing_requirements(project: Path) -> list[str]:
     """What pyproject.toml requires (dev extra included) and `.venv` does not have."""
-    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    wanted = metadata["dependencies"] + metadata.get("optional-dependencies", {}).get("dev", [])
+    metadata = tomllib.loads((project / "pyproject.toml").read_text()).get("project", {})
+    wanted = metadata.get("dependencies", [])
+    wanted += metadata.get("optional-dependencies", {}).get("dev", [])
     check = [venv_python(project), "-c", MISSING, *wanted]
     return subprocess.run(check, capture_output=True, text=True, check=True).stdout.split()
 
 
 def conflicted_files(project: Path) -> list[str]:
     """Files with the conflict markers an update leaves, or its .rej files."""
-    markers = ["git", "grep", "-l", "-E", "^(<<<<<<<|>>>>>>>) "]
-    found = subprocess.run(markers, cwd=project, capture_output=True, text=True, check=False)
-    rejects = [str(path.relative_to(project)) for path in project.rglob("*.rej")]
-    return sorted(set(found.stdout.split()) | set(rejects))
+    found = set()
+    for search in (
+        ["git", "grep", "-l", "-E", "^(<<<<<<<|>>>>>>>) "],  # tracked files, as they are now
+        ["git", "ls-files", "--others", "--exclude-standard", "--", "*.rej"],
+    ):
+        result = subprocess.run(search, cwd=project, capture_output=True, text=True, check=False)
+        found.update(result.stdout.splitlines())
+    return sorted(found)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--venv", choices=["sync", "leave"], default="sync",
+        help="leave: an adopted project's environment is its own",
+    )  # fmt: skip
+    options = parser.parse_args()
     project = Path.cwd()
-    if venv_python(project).exists() and (project / "pyproject.toml").exists():
+    sync = options.venv == "sync" and (project / "pyproject.toml").exists()
+    if sync and venv_python(project).exists():
         missing = missing_requirements(project)
         if missing:
             install = install_command(project)
