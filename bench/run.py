@@ -142,8 +142,8 @@ def main() -> None:
 
         # The verify step alone, on a project with .venv but no revision yet.
         project = work / "uv0"
-        hook = [project / ".venv" / "bin" / "python", TEMPLATE / "hooks" / "verify.py",
-                "--app-style=factory", "--database=sqlite", "--example-model"]  # fmt: skip
+        answers = '{"database": "sqlite", "example_model": true, "binds": []}'
+        hook = [project / ".venv" / "bin" / "python", TEMPLATE / "hooks" / "verify.py", answers]
 
         def verify(_: int) -> float:
             for revision in (project / "migrations" / "versions").glob("*.py"):
