@@ -4,6 +4,7 @@ history, `flask db upgrade` still works, and nothing of the project's is changed
 
 import re
 import shlex
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -99,15 +100,15 @@ def changed_files(path: Path) -> set[str]:
     return {line[3:] for line in status.splitlines()}
 
 
-def adopt(project: Project, template: Path, layout: Layout, *data: str, ok: bool = True):
+def adopt(
+    project: Project, template: Path, layout: Layout, *data: str, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
     """The README's adoption command, run in the project's root."""
     args = [COPIER, "copy", "--trust", "--defaults", "--overwrite", "--data", "adopt=true",
             "--data", f"app_module={layout.app_module}", "--data", f"app_style={layout.app_style}"]  # fmt: skip
     for answer in data:
         args += ["--data", answer]
-    env = project.environment()
-    env.pop("VIRTUAL_ENV", None)
-    result = run([*args, template, "."], project.path, env, check=False)
+    result = run([*args, template, "."], project.path, project.environment(), check=False)
     assert (result.returncode == 0) == ok, result.stdout + result.stderr
     return result
 
