@@ -201,10 +201,15 @@ def test_postgresql_enum_types_come_and_go_with_their_columns(
     project.run("ruff", "check", "--no-cache", ".")
 
 
-@pytest.mark.parametrize("server_project", ["postgresql", "mysql"], indirect=True)
-def test_a_lock_not_free_in_time_is_an_error(server_project: Project) -> None:
-    name = "my_flask_app.migrations"
-    url = server_project.env["DATABASE_URL"]
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_a_lock_not_free_in_time_is_an_error(
+    make_project: Callable[..., Project], server_database: Callable[[str], str], kind: str
+) -> None:
+    # A package name of its own: MySQL's lock names are server-wide, and the other tests'
+    # projects (my_flask_app) take theirs at the same time.
+    server_project = make_project(database=kind, example_model=False, app_module="lock_held")
+    server_project.env["DATABASE_URL"] = url = server_database(kind)
+    name = "lock_held.migrations"
     with database(url) as engine, engine.connect() as holder:
         if engine.dialect.name == "postgresql":
             holder.execute(
