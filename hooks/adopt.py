@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from progress import run, say, skipped
+from setup_env import python_in
 
 PYPROJECT_SETTINGS = """
 # Alembic's settings (Alembic >= 1.16), read by `python manage.py migrate` and plain `alembic`.
@@ -75,11 +76,8 @@ def project_python(project: Path) -> Path | None:
     """The interpreter of the project's virtualenv: the active one, else .venv or venv."""
     folders = [Path(os.environ["VIRTUAL_ENV"])] if os.environ.get("VIRTUAL_ENV") else []
     folders += [project / ".venv", project / "venv"]
-    for folder in folders:
-        python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-        if python.exists():
-            return python
-    return None
+    pythons = [python_in(folder) for folder in folders]
+    return next((python for python in pythons if python.exists()), None)
 
 
 def main() -> None:

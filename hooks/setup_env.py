@@ -14,9 +14,14 @@ from progress import run
 OFFLINE_HINT = "Could not install the packages: is PyPI reachable?"
 
 
+def python_in(venv: Path) -> Path:
+    """The interpreter of the virtualenv in `venv`."""
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
 def venv_python(project: Path) -> Path:
     """The interpreter of the project's `.venv`."""
-    return project / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
+    return python_in(project / ".venv")
 
 
 def install_command(project: Path) -> list[str | Path]:

@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from progress import say, skipped, step
+from setup_env import venv_python
 
 FIRST_REVISION_MESSAGE = "create users and posts"
 
@@ -41,8 +42,7 @@ def main() -> None:
     answers = options.answers
     if not options.in_venv:
         # Start again in the project's interpreter, where Flask and Alembic are installed.
-        venv_python = Path(".venv") / ("Scripts" if os.name == "nt" else "bin") / "python"
-        command = [str(venv_python), __file__, *sys.argv[1:], "--in-venv"]
+        command = [str(venv_python(Path.cwd())), __file__, *sys.argv[1:], "--in-venv"]
         sys.exit(subprocess.run(command, check=False).returncode)
 
     sys.path.insert(0, str(Path.cwd()))  # the project: its app, manage.py, migration_tools
