@@ -68,8 +68,9 @@ def scratch_database(database: str) -> Iterator[str | None]:
     if not os.environ.get("DATABASE_URL"):
         yield None
         return
-    from migration_tools.schema import scratch_database as database_beside
     from sqlalchemy import create_engine
+
+    from migration_tools.schema import scratch_database as database_beside
 
     with ExitStack() as stack:
         try:
@@ -101,9 +102,10 @@ def verify(answers: dict[str, object], database_steps: bool) -> None:
     migrate = "DATABASE_URL=<scratch database> .venv/bin/python manage.py migrate"
     with step("Migration environment loads (heads)", f"{migrate} heads"):
         import manage
+        from migration_tools.config import alembic_config
 
         manage.load_app().app_context().push()
-        config = manage.alembic_config()
+        config = alembic_config()
         config.stdout = io.StringIO()  # the summary says what matters
         command.heads(config)
     if not database_steps:

@@ -17,6 +17,7 @@ import yaml
 from helpers import COPIER, UV, Project, commit, release, render, run, template_repository
 
 ENV_PY = Path("migrations") / "env.py"
+CLI_PY = Path("migration_tools") / "cli.py"
 USER_IGNORED = 'IGNORED_TABLES: set[str] = {"spatial_ref_sys"}'
 
 
@@ -31,11 +32,11 @@ def template(tmp_path: Path) -> Path:
     """The template repository: `v1` lacks two fixes that `v2`, the current template, has."""
     repository = template_repository(tmp_path / "template")
     env_py = repository / "template" / "migrations" / "env.py.jinja"
-    manage_py = repository / "template" / "manage.py.jinja"
+    cli_py = repository / "template" / "migration_tools" / "cli.py.jinja"
     models_py = repository / "template" / "{{ app_module }}" / "models.py.jinja"
-    current = {path: path.read_text() for path in (env_py, manage_py, models_py)}
+    current = {path: path.read_text() for path in (env_py, cli_py, models_py)}
     # v1: the old usage strings, no server default comparison, a different example model.
-    edit(manage_py, 'CommandLine(prog="manage.py migrate")', 'CommandLine(prog="alembic")')
+    edit(cli_py, "prog=ctx.command_path)", 'prog="alembic")')
     edit(env_py, "        compare_server_default=True,\n", "")
     edit(models_py, "String(100), index=True", "String(80), index=True")
     release(repository, "v1")
@@ -100,7 +101,7 @@ def test_update_applies_fixes_and_keeps_everything_of_the_user(
     env_py = (project.path / ENV_PY).read_text()
     assert "compare_server_default=True" in env_py, "the template fix arrived"
     assert USER_IGNORED in env_py, "the user's edit stayed"
-    assert 'CommandLine(prog="manage.py migrate")' in (project.path / "manage.py").read_text()
+    assert "prog=ctx.command_path)" in (project.path / CLI_PY).read_text()
     assert "Our own notes." in (project.path / "README.md").read_text()
     assert "_commit: v2" in (project.path / ".copier-answers.yml").read_text()
     no_conflict_markers(project)
@@ -122,19 +123,19 @@ def test_a_deleted_file_stays_deleted(template: Path, tmp_path: Path) -> None:
 
 def test_a_conflict_is_marked_inline_and_named(template: Path, tmp_path: Path) -> None:
     project = project_at_v1(template, tmp_path / "project")
-    edit(project.path / "manage.py", 'CommandLine(prog="alembic")', 'CommandLine(prog="db")')
+    edit(project.path / CLI_PY, 'prog="alembic")', 'prog="db")')
     commit(project.path, "Our own program name")
     result = run([COPIER, "update", "--trust", "--defaults"], project.path, {}, check=False)
     assert result.returncode != 0
     assert (
-        "  FAILED: the update left conflicts in manage.py: edit each (between <<<<<<< and"
-        " >>>>>>>), then `git add` them and commit"
+        "  FAILED: the update left conflicts in migration_tools/cli.py: edit each"
+        " (between <<<<<<< and >>>>>>>), then `git add` them and commit"
     ) in result.stderr.splitlines()
-    manage_py = (project.path / "manage.py").read_text()
-    assert "<<<<<<< before updating" in manage_py
-    assert 'CommandLine(prog="db")' in manage_py
-    assert 'CommandLine(prog="manage.py migrate")' in manage_py
-    assert ">>>>>>> after updating" in manage_py
+    cli_py = (project.path / CLI_PY).read_text()
+    assert "<<<<<<< before updating" in cli_py
+    assert 'prog="db")' in cli_py
+    assert "prog=ctx.command_path)" in cli_py
+    assert ">>>>>>> after updating" in cli_py
 
 
 @pytest.mark.server

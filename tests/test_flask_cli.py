@@ -1,0 +1,76 @@
+"""The Flask command-line habit: `flask db ...` and `flask migrate ...` run the project's
+`migrate` command, `.flaskenv` names the app, and Flask-Migrate keeps its own `flask db`
+where it is installed."""
+
+from pathlib import Path
+
+import pytest
+
+from helpers import UV, Project, render
+
+# Alembic's own command line, asked in the project's virtualenv: its commands, in order.
+ALEMBIC_COMMANDS = (
+    "from alembic.config import CommandLine; print(*CommandLine().subparsers.choices)"
+)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """One installed default project, on a SQLite database of its own."""
+    root = tmp_path_factory.mktemp("flask_cli")
+    project = Project(render(root / "project")).install()
+    project.env["DATABASE_URL"] = f"sqlite:///{root / 'app.db'}"
+    return project
+
+
+@pytest.mark.parametrize("group", ["db", "migrate"])
+def test_flask_lists_every_alembic_command_in_its_own_words(project: Project, group: str) -> None:
+    commands = [*project.run("python", "-c", ALEMBIC_COMMANDS).stdout.split(), "doctor"]
+    overview = project.run("flask", group, "--help").stdout
+    assert overview.startswith(f"usage: flask {group} [-h]")
+    assert "{" + ",".join(commands) + "}" in overview
+    usage = project.run("flask", group, "upgrade", "--help").stdout
+    assert usage.startswith(f"usage: flask {group} upgrade [-h]"), usage
+    assert f"\n  {group} " in project.run("flask", "--help").stdout
+
+
+def test_flask_db_migrates_with_the_flaskenv_and_with_app(project: Project) -> None:
+    assert (project.path / ".flaskenv").read_text().endswith("FLASK_APP=my_flask_app\n")
+    project.run("flask", "db", "revision", "--autogenerate", "-m", "create users and posts")
+    project.run("flask", "db", "upgrade")
+    [revision] = (project.path / "migrations" / "versions").glob("*_create_users_and_posts.py")
+    head = revision.name.split("_")[0]
+    assert project.run("flask", "db", "current").stdout.strip() == f"{head} (head)"
+    assert project.run("flask", "migrate", "check").returncode == 0
+    # Without .flaskenv, as in a shell that names the app itself.
+    flaskenv = project.path / ".flaskenv"
+    saved = flaskenv.read_text()
+    flaskenv.unlink()
+    try:
+        result = project.run("flask", "--app", "my_flask_app", "db", "downgrade", "base")
+        assert "Running downgrade" in result.stderr
+        assert project.run("flask", "--app", "my_flask_app", "db", "current").stdout == ""
+    finally:
+        flaskenv.write_text(saved)
+
+
+def test_flask_migrate_keeps_its_db_where_it_is_installed(tmp_path: Path) -> None:
+    """A team that installs Flask-Migrate again and initialises it gets Flask-Migrate's
+    `flask db`, working on the same environment; `flask migrate` stays the project's."""
+    project = Project(render(tmp_path / "project")).install()
+    project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
+    project.run(
+        str(UV), "pip", "install", "--quiet", "flask-migrate>=4.1,<4.2", VIRTUAL_ENV=".venv"
+    )
+    init = project.path / "my_flask_app" / "__init__.py"
+    text = init.read_text().replace(
+        "    db.init_app(app)\n", "    db.init_app(app)\n    Migrate(app, db)\n"
+    )
+    init.write_text("from flask_migrate import Migrate\n\n" + text)
+
+    assert "Perform database migrations." in project.run("flask", "db", "--help").stdout
+    project.run("flask", "migrate", "revision", "--autogenerate", "-m", "create users and posts")
+    upgrade = project.run("flask", "db", "upgrade")  # Flask-Migrate's, through our env.py
+    assert "Running upgrade  -> " in upgrade.stderr
+    assert "(head)" in project.run("flask", "migrate", "current").stdout
+    project.run("python", "manage.py", "migrate", "check")
