@@ -1,5 +1,5 @@
-"""Shared fixtures: a rendered and installed project, a database of its own on a server.
-The helpers they use are in helpers.py."""
+"""Shared fixtures: a rendered and installed project, a database of its own on a server,
+and pre-commit's cache. The helpers they use are in helpers.py."""
 
 import os
 import uuid
@@ -24,20 +24,22 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
 
 
 @pytest.fixture
-def server_database() -> Iterator[Callable[[str], str]]:
+def server_database() -> Iterator[Callable[..., str]]:
     """Create a database of its own on a server ("postgresql" or "mysql"): its URL.
+    With `exists=False`, only a name of its own, for the code under test to create.
 
     Each database is dropped afterwards. A server that is down fails the test on CI
     (CI=true) and skips it elsewhere.
     """
     created: list[tuple[Engine, str]] = []
 
-    def create(kind: str) -> str:
+    def create(kind: str, exists: bool = True) -> str:
         server = create_engine(SERVERS[kind], isolation_level="AUTOCOMMIT")
         name = f"fat_{uuid.uuid4().hex[:12]}"
         try:
             with server.connect() as connection:
-                connection.exec_driver_sql(f"CREATE DATABASE {name}")
+                if exists:
+                    connection.exec_driver_sql(f"CREATE DATABASE {name}")
         except OperationalError as error:
             message = f"the {kind} server at {server.url} is down: {error}".splitlines()[0]
             if os.environ.get("CI"):
@@ -51,5 +53,11 @@ def server_database() -> Iterator[Callable[[str], str]]:
         # FORCE: a process the test left behind must not keep the database alive.
         force = " WITH (FORCE)" if server.dialect.name == "postgresql" else ""
         with server.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
         server.dispose()
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One PRE_COMMIT_HOME for the session: pre-commit builds each hook's environment once."""
+    return tmp_path_factory.mktemp("pre-commit")
