@@ -1,7 +1,7 @@
 """Hook: put the new project under git with a first commit, so that `copier update` works.
 
-The commit holds the generated files only (and the first revision), not files that were
-in the folder before. Leaves alone a project generated inside an existing git work tree.
+The commit holds the generated files only (the first revision and uv.lock included), not
+files that were in the folder before. Leaves alone a project generated inside an existing git work tree.
 Run by hand from the project root:
     python path/to/hooks/git_init.py path/to/template --app-module my_flask_app
 """
@@ -49,6 +49,8 @@ def main() -> None:
         return
     run("git init", ["git", "init", "--quiet"], project)
     generated = [*generated_paths(options.template, options.app_module), "migrations/versions"]
+    if Path("uv.lock").exists():  # written by setup_env.py with uv
+        generated.append("uv.lock")
     run("git add", ["git", "add", "--", *generated], project)
     identity = [] if git_output("config", "user.email") else FALLBACK_IDENTITY
     message = "Initial commit from flask-alembic-template"

@@ -1,6 +1,7 @@
 """Hook: create `.venv` in the project and install the project with its dev extra.
 
-Uses uv when it is on PATH (about a second with a warm cache), else venv and pip.
+Uses uv when it is on PATH (`uv sync`: about a second with a warm cache; it writes
+uv.lock), else venv and pip.
 Run by hand from the project root: python path/to/hooks/setup_env.py
 """
 
@@ -27,6 +28,8 @@ def venv_python(project: Path) -> Path:
 def install_command(project: Path) -> list[str | Path]:
     """The command that installs the project and its dev extra into `.venv`."""
     uv = shutil.which("uv")
+    if uv and (project / "uv.lock").exists():
+        return [uv, "sync", "--quiet", "--compile-bytecode"]  # and updates uv.lock
     if uv:
         # Compiled now, so that no command pays for it later (pip compiles by default).
         return [uv, "pip", "install", "--quiet", "--compile-bytecode",
@@ -38,10 +41,12 @@ def main() -> None:
     project = Path.cwd()
     uv = shutil.which("uv")
     if uv:
-        create = [uv, "venv", "--quiet", "--python", sys.executable, ".venv"]
-        run("Created .venv (uv)", create, project)
-    else:
-        run("Created .venv (venv)", [sys.executable, "-m", "venv", ".venv"], project)
+        # Compiled now, so that no command pays for it later (pip compiles by default).
+        sync = [uv, "sync", "--quiet", "--compile-bytecode", "--python", sys.executable]
+        label = "Installed the project and its dev extra into .venv (uv sync, wrote uv.lock)"
+        run(label, sync, project, hint=OFFLINE_HINT)
+        return
+    run("Created .venv (venv)", [sys.executable, "-m", "venv", ".venv"], project)
     install = install_command(project)
     run("Installed the project and its dev extra", install, project, hint=OFFLINE_HINT)
 

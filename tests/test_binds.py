@@ -81,8 +81,8 @@ def test_every_database_is_migrated_with_its_own_models(project: Project) -> Non
     [first] = versions.glob("*_first.py")
     parts = functions(first)
     assert list(parts) == FUNCTIONS_PER_DATABASE
-    assert "op.create_table('users'" in parts["upgrade_default"]
-    assert "op.create_table('events'" in parts["upgrade_analytics"]
+    assert 'op.create_table("users"' in parts["upgrade_default"]
+    assert 'op.create_table("events"' in parts["upgrade_analytics"]
     assert parts["upgrade_archive"].strip() == '"""Upgrade the archive database."""'
 
     project.migrate("upgrade")
@@ -134,8 +134,8 @@ def test_autogenerate_picks_up_a_change_in_one_bind_only(project: Project) -> No
     project.migrate("revision", "--autogenerate", "-m", "event source")
     [second] = versions.glob("*_event_source.py")
     parts = functions(second)
-    assert "sa.Column('source'" in parts["upgrade_analytics"]
-    assert "drop_column('source')" in parts["downgrade_analytics"]
+    assert 'sa.Column("source"' in parts["upgrade_analytics"]
+    assert 'drop_column("source")' in parts["downgrade_analytics"]
     for name in ("upgrade_default", "downgrade_default", "upgrade_archive", "downgrade_archive"):
         assert "op." not in parts[name], f"{name} should be empty"
 
@@ -360,7 +360,7 @@ def test_a_single_database_project_takes_binds_and_keeps_its_history(tmp_path: P
     project.migrate("revision", "--autogenerate", "-m", "create events")
     [third] = versions.glob("*_create_events.py")
     parts = functions(third)
-    assert "op.create_table('events'" in parts["upgrade_analytics"]
+    assert 'op.create_table("events"' in parts["upgrade_analytics"]
     assert "op." not in parts["upgrade_default"]
     project.migrate("upgrade")
     project.migrate("check")

@@ -31,42 +31,59 @@ def python_sources(project: Path) -> dict[str, str]:
     return {str(p.relative_to(project)): p.read_text() for p in project.rglob("*.py")}
 
 
+# The migration tooling beside the app, written for new and adopted projects alike.
+MIGRATION_TOOLS = {
+    "migration_tools/__init__.py",
+    "migration_tools/cli.py",
+    "migration_tools/config.py",
+    "migration_tools/doctor.py",
+    "migration_tools/errors.py",
+    "migration_tools/format_revision.py",
+    "migration_tools/heads.py",
+    "migration_tools/schema.py",
+}
+
+
 def test_default_tree(rendered: dict[str, Path]) -> None:
     assert files(rendered["defaults"]) == {
         ".copier-answers.yml",
+        ".dockerignore",
         ".env.example",
+        ".flaskenv",
+        ".github/workflows/ci.yml",
         ".gitignore",
+        ".pre-commit-config.yaml",
+        "Dockerfile",
         "README.md",
+        "compose.yaml",
         "manage.py",
         "pyproject.toml",
+        "start.sh",
         "migrations/README",
         "migrations/env.py",
         "migrations/script.py.mako",
         "migrations/versions/.gitkeep",
-        "migration_tools/__init__.py",
-        "migration_tools/doctor.py",
-        "migration_tools/errors.py",
-        "migration_tools/schema.py",
+        *MIGRATION_TOOLS,
         "my_flask_app/__init__.py",
         "my_flask_app/config.py",
         "my_flask_app/extensions.py",
+        "my_flask_app/health.py",
         "my_flask_app/models.py",
         "my_flask_app/views.py",
         "tests/conftest.py",
         "tests/test_app.py",
         "tests/test_migrations.py",
     }
-    assert (rendered["defaults"] / "manage.py").stat().st_mode & 0o111, "manage.py is executable"
+    for script in ("manage.py", "start.sh"):
+        assert (rendered["defaults"] / script).stat().st_mode & 0o111, f"{script} is executable"
 
 
 def test_adoption_writes_only_the_migration_environment(rendered: dict[str, Path]) -> None:
     assert files(rendered["adopt"]) == {
         ".copier-answers.yml",
         "manage.py",
-        "migration_tools/__init__.py",
-        "migration_tools/doctor.py",
-        "migration_tools/errors.py",
-        "migration_tools/schema.py",
+        # Less the modules of settings an adopted project does not get.
+        *MIGRATION_TOOLS - {"migration_tools/format_revision.py", "migration_tools/heads.py"},
         "migrations/README",
         "migrations/env.py",
         "migrations/script.py.mako",
@@ -104,6 +121,22 @@ def test_ruff_check_passes(rendered: dict[str, Path], variant: str) -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+def test_ruff_format_leaves_every_file_as_generated(
+    rendered: dict[str, Path], variant: str
+) -> None:
+    # An adopted project has no pyproject.toml of ours: format as a new project would.
+    settings = ["--line-length", "100"] if VARIANTS[variant].get("adopt") else []
+    result = subprocess.run(
+        [RUFF, "format", "--check", "--diff", "--no-cache", *settings, "."],
+        cwd=rendered[variant],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_answers_file_records_the_answers(rendered: dict[str, Path], variant: str) -> None:
     stored = yaml.safe_load((rendered[variant] / ".copier-answers.yml").read_text())
     assert stored["_commit"], "copier update needs the template commit"
@@ -116,12 +149,14 @@ def test_db_object_name_is_used_everywhere(rendered: dict[str, Path]) -> None:
     sources = python_sources(rendered["db_object_database"])
     assert "database = SQLAlchemy(model_class=Base)" in sources["my_flask_app/extensions.py"]
     assert "class User(database.Model):" in sources["my_flask_app/models.py"]
-    # env.py takes the object from the app, whatever its name: the same file for every name.
-    env_py = sources.pop("migrations/env.py")
-    assert env_py == (rendered["defaults"] / "migrations" / "env.py").read_text()
-    assert 'current_app.extensions["sqlalchemy"]' in env_py
+    # env.py takes the object from the app, whatever its name, and the migration tools run
+    # Alembic (their `db` is the command `flask db`): the same files for every name.
+    assert 'current_app.extensions["sqlalchemy"]' in sources["migrations/env.py"]
+    shared = [name for name in sources if name.startswith(("migration_tools/", "migrations/"))]
+    for name in shared:
+        assert sources.pop(name) == (rendered["defaults"] / name).read_text(), name
     for name, text in sources.items():
-        assert not re.search(r"(?<![.\w])db\b", text), f"`db` left in {name}"
+        assert not re.search(r"(?<![.\w])(?<!flask )db\b", text), f"`db` left in {name}"
 
 
 def test_module_style_has_a_module_level_app(rendered: dict[str, Path]) -> None:
@@ -236,9 +271,9 @@ def test_db_object_names_nothing_the_generated_code_binds(rendered: dict[str, Pa
     ))  # fmt: skip
     clashes = set()
     for variant in ("binds", "module_style"):
-        sources = python_sources(rendered[variant])
-        del sources["migrations/env.py"]  # it never names the object (see above)
-        for source in sources.values():
+        for name, source in python_sources(rendered[variant]).items():
+            if name.startswith(("migration_tools/", "migrations/")):
+                continue  # they never name the object (see above)
             clashes |= names_beside_the_db_object(source, "db") - {"db"}
     assert clashes <= generated_names, (
         f"add to generated_names: {sorted(clashes - generated_names)}"

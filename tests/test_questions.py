@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import COPIER, TEMPLATE, Project, render, run
+from helpers import COPIER, TEMPLATE, UV, Project, render, run
 
 # Each refused answer, and the first line of what the user is told: it names the fix.
 REFUSED = [
@@ -138,6 +138,8 @@ def test_no_package_a_project_installs_can_be_shadowed(
     make_project: Callable[..., Project],
 ) -> None:
     project = make_project(database="postgresql", app_module="shop")
+    deploy = [UV, "pip", "install", "--quiet", "-e", ".[dev,deploy]"]  # gunicorn too
+    project.run(*map(str, deploy), VIRTUAL_ENV=".venv")
     listing = "import importlib.metadata as m; print(*m.packages_distributions())"
     installed = set(project.run("python", "-c", listing).stdout.split()) - {"shop"}
     public = {name for name in installed if not name.startswith("_")}

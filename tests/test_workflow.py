@@ -1,5 +1,6 @@
-"""The whole migration workflow of a generated project, through `python manage.py migrate`
-and through plain `alembic`, for each way of answering the questions and each database."""
+"""The whole migration workflow of a generated project, through `python manage.py migrate`,
+Flask's `flask db` (with the project's .flaskenv) and plain `alembic`, for each way of
+answering the questions and each database."""
 
 import subprocess
 from collections.abc import Callable
@@ -10,9 +11,10 @@ import pytest
 from helpers import Project, add_age_column, tables
 from variants import VARIANTS, app_module
 
-# The two command lines a user has: the project's own, and plain Alembic.
+# The command lines a user has: the project's own, Flask's, and plain Alembic.
 RUNNERS = {
     "manage.py": ("python", "manage.py", "migrate"),
+    "flask_db": ("flask", "db"),
     "alembic": ("alembic",),
 }
 WORKFLOW_VARIANTS = ["defaults", "module_style", "db_object_database", "unusual_names"]
@@ -27,7 +29,7 @@ def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: s
     versions = project.path / "migrations" / "versions"
 
     result = migrate("check", ok=False)
-    if runner == RUNNERS["manage.py"]:
+    if runner != RUNNERS["alembic"]:
         assert (
             "FAILED: the models differ from the migrations (add_table users, add_index"
             " ix_users_name, add_table posts): write a revision with"
@@ -38,7 +40,7 @@ def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: s
 
     migrate("revision", "--autogenerate", "-m", "create users and posts")
     [first] = versions.glob("*create_users_and_posts.py")
-    assert "op.create_table('users'" in first.read_text()
+    assert 'op.create_table("users"' in first.read_text()
 
     result = migrate("check", ok=False)
     assert "Target database is not up to date" in result.stdout + result.stderr
@@ -49,7 +51,7 @@ def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: s
     add_age_column(project.path, package)
     migrate("revision", "--autogenerate", "-m", "add user age")
     [second] = versions.glob("*add_user_age.py")
-    assert "sa.Column('age', sa.Integer(), nullable=True)" in second.read_text()
+    assert 'sa.Column("age", sa.Integer(), nullable=True)' in second.read_text()
     migrate("upgrade", "head")
     assert "No new upgrade operations detected." in migrate("check").stdout
 
@@ -71,7 +73,9 @@ def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: s
     migrate("downgrade", "base")
     assert tables(url) == {"alembic_version"}
 
-    project.run("ruff", "check", "--no-cache", ".")  # new revision files pass too
+    # New revision files are formatted as written (the ruff post-write hook).
+    project.run("ruff", "check", "--no-cache", ".")
+    project.run("ruff", "format", "--check", "--no-cache", ".")
     project.run("pytest", "-q", "-p", "no:cacheprovider")
 
 
