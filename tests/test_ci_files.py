@@ -166,7 +166,7 @@ def fresh_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 def pre_commit(repository: Path, home: Path, executable: Path) -> subprocess.CompletedProcess[str]:
     """`pre-commit run --all-files` in `repository`."""
-    command = [executable, "run", "--all-files", "--color=never"]
+    command = [executable, "run", "--all-files", "--show-diff-on-failure", "--color=never"]
     return run(command, repository, {"PRE_COMMIT_HOME": str(home)}, check=False)
 
 
@@ -232,7 +232,8 @@ def test_pre_commit_stops_a_second_migration_head(
 def test_template_pre_commit_passes_on_its_committed_files(
     pre_commit_home: Path, tmp_path: Path
 ) -> None:
-    repository = clone(TEMPLATE, tmp_path / "template")
+    # Not in a folder named "template": pyproject.toml tells ruff to leave those alone.
+    repository = clone(TEMPLATE, tmp_path / "repository")
     pre_commit_executable = Path(sys.executable).with_name("pre-commit")
     result = pre_commit(repository, pre_commit_home, pre_commit_executable)
     assert result.returncode == 0, result.stdout + result.stderr
