@@ -147,7 +147,8 @@ def test_changing_the_database_on_update(
     before = revisions(project)
     update = [COPIER, "update", "--trust", "--defaults", "--data", "database=postgresql"]
     result = run(update, project.path, {"PATH": f"{UV.parent}{os.pathsep}{os.environ['PATH']}"})
-    assert ".venv lacks psycopg[binary]>=3.2,<3.4: installing the project again" in result.stdout
+    lacks = "alembic-postgresql-enum>=1.11,<1.12, psycopg[binary]>=3.2,<3.4"
+    assert f".venv lacks {lacks}: installing the project again" in result.stdout
     assert revisions(project) == before
     assert "psycopg[binary]" in (project.path / "pyproject.toml").read_text()
     config = (project.path / "my_flask_app" / "config.py").read_text()
