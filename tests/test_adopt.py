@@ -25,6 +25,8 @@ ADOPTION_WRITES = {
     "migrations/script.py.mako",
     "migrations/alembic.ini",
     "migration_tools/__init__.py",
+    "migration_tools/cli.py",
+    "migration_tools/config.py",
     "migration_tools/doctor.py",
     "migration_tools/errors.py",
     "migration_tools/schema.py",

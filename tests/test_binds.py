@@ -81,8 +81,8 @@ def test_every_database_is_migrated_with_its_own_models(project: Project) -> Non
     [first] = versions.glob("*_first.py")
     parts = functions(first)
     assert list(parts) == FUNCTIONS_PER_DATABASE
-    assert 'op.create_table("users"' in parts["upgrade_default"]
-    assert 'op.create_table("events"' in parts["upgrade_analytics"]
+    assert 'op.create_table(\n        "users",' in parts["upgrade_default"]
+    assert 'op.create_table(\n        "events",' in parts["upgrade_analytics"]
     assert parts["upgrade_archive"].strip() == '"""Upgrade the archive database."""'
 
     project.migrate("upgrade")
@@ -360,7 +360,7 @@ def test_a_single_database_project_takes_binds_and_keeps_its_history(tmp_path: P
     project.migrate("revision", "--autogenerate", "-m", "create events")
     [third] = versions.glob("*_create_events.py")
     parts = functions(third)
-    assert 'op.create_table("events"' in parts["upgrade_analytics"]
+    assert 'op.create_table(\n        "events",' in parts["upgrade_analytics"]
     assert "op." not in parts["upgrade_default"]
     project.migrate("upgrade")
     project.migrate("check")

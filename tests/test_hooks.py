@@ -93,8 +93,10 @@ def test_binds_are_verified_on_scratch_databases(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     [revision] = (destination / "migrations" / "versions").glob("*_create_users_and_posts.py")
     text = revision.read_text()
-    assert "def upgrade_default() -> None:" in text and 'op.create_table("users"' in text
-    assert "def upgrade_analytics() -> None:" in text and 'op.create_table("events"' in text
+    assert "def upgrade_default() -> None:" in text and 'op.create_table(\n        "users",' in text
+    assert (
+        "def upgrade_analytics() -> None:" in text and 'op.create_table(\n        "events",' in text
+    )
     assert "def upgrade_archive() -> None:" in text
     assert not (destination / "instance").exists(), "no bind's own database was touched"
     assert git(destination, "status", "--porcelain") == ""

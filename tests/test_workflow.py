@@ -40,7 +40,7 @@ def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: s
 
     migrate("revision", "--autogenerate", "-m", "create users and posts")
     [first] = versions.glob("*create_users_and_posts.py")
-    assert 'op.create_table("users"' in first.read_text()
+    assert 'op.create_table(\n        "users",' in first.read_text()
 
     result = migrate("check", ok=False)
     assert "Target database is not up to date" in result.stdout + result.stderr
