@@ -37,9 +37,9 @@ def ranges_the_template_tests(database: str) -> list[str]:
     """The package ranges the template tests, as `pip install` takes them."""
     questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
     requirements = yaml.safe_load(questions["requirements"]["default"])
-    ranges = [f"{name}>={oldest},<{untested}" for name, oldest, untested in requirements]
-    # PostgreSQL projects' migrations/env.py also imports alembic-postgresql-enum.
-    return ranges + ["alembic-postgresql-enum>=1.11,<1.12"] * (database == "postgresql")
+    if database == "postgresql":  # its migrations also import alembic-postgresql-enum
+        requirements += yaml.safe_load(questions["postgresql_requirements"]["default"])
+    return [f"{name}>={oldest},<{untested}" for name, oldest, untested in requirements]
 
 
 def flask_migrate_project(layout: Layout, path: Path, url: str | None) -> Project:
