@@ -127,7 +127,8 @@ def verify(answers: dict[str, object], database_steps: bool) -> None:
     with step("upgrade --sql renders offline", f"{migrate} upgrade head --sql"):
         config.output_buffer = io.StringIO()
         command.upgrade(config, "head", sql=True)
-        if "CREATE TABLE alembic_version" not in config.output_buffer.getvalue():
+        created = "CREATE TABLE alembic_version" in config.output_buffer.getvalue()
+        if answers["example_model"] and not created:  # without a revision there is no SQL
             raise RuntimeError("the offline SQL does not create the version table")
 
 

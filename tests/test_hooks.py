@@ -87,6 +87,15 @@ def test_copy_gives_an_installed_verified_committed_project(tmp_path: Path, inst
     project.run("pytest", "-q", "-p", "no:cacheprovider")
 
 
+def test_a_project_without_models_is_verified_too(tmp_path: Path) -> None:
+    """No example model: no first revision, and every step still passes."""
+    destination = tmp_path / "project"
+    result = copy_with_tasks(destination, "example_model=false")
+    assert result.returncode == 0, result.stderr
+    assert "upgrade --sql renders offline (" in result.stdout + result.stderr
+    assert not list((destination / "migrations" / "versions").glob("*.py"))
+
+
 def test_binds_are_verified_on_scratch_databases(tmp_path: Path) -> None:
     destination = tmp_path / "project"
     result = copy_with_tasks(destination, "binds=[analytics, archive]")
