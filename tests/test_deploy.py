@@ -169,6 +169,17 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> Non
     assert len(first.strip()) == 64 and first != second
 
 
+def test_log_level_sets_what_the_app_logs(tmp_path: Path) -> None:
+    project = Project(render(tmp_path / "project")).install()
+    logs = (
+        "import logging; from my_flask_app import create_app; create_app(); "
+        "log = logging.getLogger('my_flask_app.views'); log.info('seen'); log.debug('detail')"
+    )
+    assert project.run("python", "-c", logs).stderr.splitlines()[-1].endswith("seen")
+    assert "detail" in project.run("python", "-c", logs, LOG_LEVEL="DEBUG").stderr
+    assert "seen" not in project.run("python", "-c", logs, LOG_LEVEL="WARNING").stderr
+
+
 @pytest.mark.server
 @pytest.mark.parametrize("database", ["postgresql", "mysql"])
 def test_two_replicas_start_together_and_migrate_once(
