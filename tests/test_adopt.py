@@ -26,6 +26,7 @@ ADOPTION_WRITES = {
     "migrations/alembic.ini",
     "migration_tools/__init__.py",
     "migration_tools/cli.py",
+    "migration_tools/command.py",
     "migration_tools/config.py",
     "migration_tools/doctor.py",
     "migration_tools/errors.py",

@@ -35,6 +35,7 @@ def python_sources(project: Path) -> dict[str, str]:
 MIGRATION_TOOLS = {
     "migration_tools/__init__.py",
     "migration_tools/cli.py",
+    "migration_tools/command.py",
     "migration_tools/config.py",
     "migration_tools/doctor.py",
     "migration_tools/errors.py",

@@ -32,7 +32,7 @@ def template(tmp_path: Path) -> Path:
     """The template repository: `v1` lacks two fixes that `v2`, the current template, has."""
     repository = template_repository(tmp_path / "template")
     env_py = repository / "template" / "migrations" / "env.py.jinja"
-    cli_py = repository / "template" / "migration_tools" / "cli.py.jinja"
+    cli_py = repository / "template" / "migration_tools" / "cli.py"
     models_py = repository / "template" / "{{ app_module }}" / "models.py.jinja"
     current = {path: path.read_text() for path in (env_py, cli_py, models_py)}
     # v1: the old usage strings, no server default comparison, a different example model.
