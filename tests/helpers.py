@@ -222,6 +222,31 @@ def downgrade() -> None:
 '''
 
 
+# A revision after SLOW_ONCE that creates a table, then fails.
+FAILS_MIDWAY = '''\
+"""Add a table, then fail."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "fails_midway"
+down_revision = "slow_once"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Upgrade the schema."""
+    op.create_table("half", sa.Column("id", sa.Integer, primary_key=True))
+    op.execute("INSERT INTO no_such_table VALUES (1)")
+
+
+def downgrade() -> None:
+    """Downgrade the schema."""
+    op.drop_table("half")
+'''
+
+
 def with_revisions(project: Project, *revisions: tuple[str, str]) -> None:
     for name, text_ in revisions:
         (project.path / "migrations" / "versions" / f"{name}.py").write_text(text_)

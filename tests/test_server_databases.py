@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from helpers import (
+    FAILS_MIDWAY,
     SERVERS,
     SLOW_ONCE,
     Project,
@@ -23,28 +24,6 @@ from helpers import (
 pytestmark = pytest.mark.server
 
 # A revision that fails midway: its first operation succeeds, its second does not.
-FAILS_MIDWAY = '''\
-"""Add a table, then fail."""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "fails_midway"
-down_revision = "slow_once"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    """Upgrade the schema."""
-    op.create_table("half", sa.Column("id", sa.Integer, primary_key=True))
-    op.execute("INSERT INTO no_such_table VALUES (1)")
-
-
-def downgrade() -> None:
-    """Downgrade the schema."""
-    op.drop_table("half")
-'''
 
 
 @pytest.fixture
@@ -79,14 +58,18 @@ def test_without_the_lock_concurrent_upgrades_collide(server_project: Project) -
 
 
 @pytest.mark.parametrize("server_project", ["postgresql"], indirect=True)
-def test_postgresql_failure_midway_leaves_the_previous_revision(server_project: Project) -> None:
+def test_postgresql_failure_midway_rolls_back_the_run(server_project: Project) -> None:
+    """One transaction per run: the revision before the failing one is undone too."""
     with_revisions(server_project, ("slow_once", SLOW_ONCE), ("fails_midway", FAILS_MIDWAY))
     result = server_project.migrate("upgrade", ok=False)
     assert result.returncode == 1
     assert [line for line in result.stderr.splitlines() if line.startswith("FAILED:")]
     url = server_project.env["DATABASE_URL"]
-    assert scalar(url, "SELECT version_num FROM alembic_version") == "slow_once"
-    assert tables(url) == {"alembic_version", "runs"}, "nothing of the failed revision"
+    assert tables(url) == set(), "nothing of the run, not even alembic_version"
+    fixed = FAILS_MIDWAY.replace('    op.execute("INSERT INTO no_such_table VALUES (1)")\n', "")
+    with_revisions(server_project, ("fails_midway", fixed))
+    server_project.migrate("upgrade")
+    assert scalar(url, "SELECT version_num FROM alembic_version") == "fails_midway"
 
 
 @pytest.mark.parametrize("server_project", ["mysql"], indirect=True)

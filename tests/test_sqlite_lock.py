@@ -1,10 +1,19 @@
-"""Concurrent upgrades on SQLite, as a dev server's workers or a test runner start them:
-the file lock beside the database makes them apply each revision once, as on the servers."""
+"""Upgrades on SQLite: concurrent ones, as a dev server's workers or a test runner start
+them, apply each revision once (the file lock beside the database, as on the servers);
+a run is one transaction, so a failing one leaves the database as it was."""
 
 from collections.abc import Callable
 from pathlib import Path
 
-from helpers import SLOW_ONCE, Project, scalar, tables, upgrade_at_once, with_revisions
+from helpers import (
+    FAILS_MIDWAY,
+    SLOW_ONCE,
+    Project,
+    scalar,
+    tables,
+    upgrade_at_once,
+    with_revisions,
+)
 
 PROCESSES = 8
 TRIALS = 10
@@ -38,3 +47,19 @@ def test_without_the_lock_concurrent_upgrades_collide(
     project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
     results = upgrade_at_once(project, PROCESSES, "-x", "lock=off")
     assert any("table runs already exists" in result.stderr for result in results)
+
+
+def test_a_failing_run_leaves_the_database_as_it_was(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    project = make_project(example_model=False)
+    quick = SLOW_ONCE.replace("time.sleep(2)", "pass")
+    with_revisions(project, ("slow_once", quick), ("fails_midway", FAILS_MIDWAY))
+    project.env["DATABASE_URL"] = url = f"sqlite:///{tmp_path / 'app.db'}"
+    result = project.migrate("upgrade", ok=False)
+    assert "no such table: no_such_table" in result.stderr
+    assert tables(url) == set(), "nothing of the run, DDL included"
+    fixed = FAILS_MIDWAY.replace('    op.execute("INSERT INTO no_such_table VALUES (1)")\n', "")
+    with_revisions(project, ("fails_midway", fixed))
+    project.migrate("upgrade")
+    assert tables(url) == {"alembic_version", "runs", "half"}
