@@ -74,3 +74,26 @@ def test_flask_migrate_keeps_its_db_where_it_is_installed(tmp_path: Path) -> Non
     assert "Running upgrade  -> " in upgrade.stderr
     assert "(head)" in project.run("flask", "migrate", "current").stdout
     project.run("python", "manage.py", "migrate", "check")
+
+
+def test_each_command_builds_the_app_once(tmp_path: Path) -> None:
+    """The app is built only by the commands that need it, and never twice."""
+    project = Project(render(tmp_path / "project")).install()
+    project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
+    init = project.path / "my_flask_app" / "__init__.py"
+    marker = '    """Create and configure the app (Flask\'s application factory)."""\n'
+    init.write_text(init.read_text().replace(marker, marker + '    print("app built")\n'))
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    project.migrate("upgrade")
+    for command, builds in [
+        (("python", "manage.py", "migrate", "heads"), 0),
+        (("python", "manage.py", "migrate", "history"), 0),
+        (("python", "manage.py", "migrate", "current"), 1),
+        (("python", "manage.py", "migrate", "check"), 1),
+        (("python", "manage.py", "migrate", "doctor"), 1),
+        (("flask", "db", "heads"), 0),
+        (("flask", "db", "current"), 1),
+        (("flask", "migrate", "doctor"), 1),
+    ]:
+        output = project.run(*command).stdout
+        assert output.count("app built") == builds, (command, output)
