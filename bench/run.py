@@ -863,18 +863,27 @@ def template_state() -> str:
     return f"{head}{changes}"
 
 
-def header(plan: Plan, versions: dict[str, str]) -> list[str]:
+@dataclass(frozen=True)
+class Conditions:
+    """What the run measured with: its start, the template's state, the packages."""
+
+    started: datetime
+    template: str
+    versions: dict[str, str]
+
+
+def header(plan: Plan, conditions: Conditions) -> list[str]:
     """The report's title and the conditions of the run."""
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
-    packages = ", ".join(f"{name} {number}" for name, number in versions.items())
+    packages = ", ".join(f"{name} {number}" for name, number in conditions.versions.items())
     return [
         "# Benchmark: flask-alembic-template against Flask-Migrate and bare Alembic",
         "",
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Date: {conditions.started.strftime('%Y-%m-%d %H:%M UTC')} (start)",
         f"- Machine: {platform.platform()}, {os.cpu_count()} CPUs",
         f"- Python: {platform.python_version()}",
         f"- Packages: {packages}",
-        f"- Template: {template_state()}",
+        f"- Template: {conditions.template}",
         f"- Command: `{command}`",
         f"- Runs: {plan.describe()}",
         "",
@@ -883,12 +892,12 @@ def header(plan: Plan, versions: dict[str, str]) -> list[str]:
 
 def report(
     plan: Plan,
-    versions: dict[str, str],
+    conditions: Conditions,
     commands: list[Row],
     generation: list[Row],
 ) -> str:
     """The Markdown report: the header, then the two tables."""
-    lines = header(plan, versions)
+    lines = header(plan, conditions)
     lines += [
         "## Migration commands",
         "",
@@ -934,11 +943,12 @@ def main() -> None:
     plan = Plan.from_options(options)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
+        started, template = datetime.now(UTC), template_state()
         venv = shared_venv(work / "venv", render_ours(work / "ours"))
-        versions = installed_versions(venv)
+        conditions = Conditions(started, template, installed_versions(venv))
         commands = measure(migration_rows(work, venv, plan))
         generation = measure(generation_rows(work, venv, plan))
-        text = report(plan, versions, commands, generation)
+        text = report(plan, conditions, commands, generation)
         options.output.write_text(text)
         print(f"\n{text}")
     finally:
