@@ -423,21 +423,7 @@ def venv_bin(venv: Path, program: str) -> Path:
 
 def render_ours(destination: Path) -> Path:
     """A project from this template, its hooks skipped."""
-    run(
-        [
-            COPIER,
-            "copy",
-            "--trust",
-            "--defaults",
-            "--vcs-ref",
-            "HEAD",
-            "--quiet",
-            "--skip-tasks",
-            TEMPLATE,
-            destination,
-        ],
-        destination.parent,
-    )
+    copier_copy(TEMPLATE, destination, "--skip-tasks")
     return destination
 
 

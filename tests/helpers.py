@@ -18,6 +18,18 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 UV = Path(sys.executable).with_name("uv")
 COPIER = Path(sys.executable).with_name("copier")
 
+# The migration tooling beside the app that every project gets, adopted ones included
+# (new projects also get format_revision.py and heads.py: see test_generate.py).
+MIGRATION_TOOLS = {
+    "migration_tools/__init__.py",
+    "migration_tools/cli.py",
+    "migration_tools/command.py",
+    "migration_tools/config.py",
+    "migration_tools/doctor.py",
+    "migration_tools/errors.py",
+    "migration_tools/schema.py",
+}
+
 # Seconds before a hung command (say, a migration waiting on a lock) fails its test.
 COMMAND_TIMEOUT = 300
 

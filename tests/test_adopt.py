@@ -13,7 +13,17 @@ import pytest
 import yaml
 
 from flask_migrate_projects import LAYOUTS, Layout
-from helpers import COPIER, TEMPLATE, UV, Project, commit, release, run, template_repository
+from helpers import (
+    COPIER,
+    MIGRATION_TOOLS,
+    TEMPLATE,
+    UV,
+    Project,
+    commit,
+    release,
+    run,
+    template_repository,
+)
 
 # Files an adoption may write or change; everything else is the project's.
 ADOPTION_WRITES = {
@@ -24,13 +34,7 @@ ADOPTION_WRITES = {
     "migrations/env.py",
     "migrations/script.py.mako",
     "migrations/alembic.ini",
-    "migration_tools/__init__.py",
-    "migration_tools/cli.py",
-    "migration_tools/command.py",
-    "migration_tools/config.py",
-    "migration_tools/doctor.py",
-    "migration_tools/errors.py",
-    "migration_tools/schema.py",
+    *MIGRATION_TOOLS,
 }
 
 

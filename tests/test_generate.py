@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import TEMPLATE, render
+from helpers import MIGRATION_TOOLS, TEMPLATE, render
 from variants import VARIANTS, app_module
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -29,20 +29,6 @@ def files(project: Path) -> set[str]:
 
 def python_sources(project: Path) -> dict[str, str]:
     return {str(p.relative_to(project)): p.read_text() for p in project.rglob("*.py")}
-
-
-# The migration tooling beside the app, written for new and adopted projects alike.
-MIGRATION_TOOLS = {
-    "migration_tools/__init__.py",
-    "migration_tools/cli.py",
-    "migration_tools/command.py",
-    "migration_tools/config.py",
-    "migration_tools/doctor.py",
-    "migration_tools/errors.py",
-    "migration_tools/format_revision.py",
-    "migration_tools/heads.py",
-    "migration_tools/schema.py",
-}
 
 
 def test_default_tree(rendered: dict[str, Path]) -> None:
@@ -65,6 +51,8 @@ def test_default_tree(rendered: dict[str, Path]) -> None:
         "migrations/script.py.mako",
         "migrations/versions/.gitkeep",
         *MIGRATION_TOOLS,
+        "migration_tools/format_revision.py",
+        "migration_tools/heads.py",
         "my_flask_app/__init__.py",
         "my_flask_app/config.py",
         "my_flask_app/extensions.py",
@@ -83,8 +71,7 @@ def test_adoption_writes_only_the_migration_environment(rendered: dict[str, Path
     assert files(rendered["adopt"]) == {
         ".copier-answers.yml",
         "manage.py",
-        # Less the modules of settings an adopted project does not get.
-        *MIGRATION_TOOLS - {"migration_tools/format_revision.py", "migration_tools/heads.py"},
+        *MIGRATION_TOOLS,
         "migrations/README",
         "migrations/env.py",
         "migrations/script.py.mako",

@@ -66,6 +66,23 @@ def walk_and_lint(project: Project) -> None:
     project.run("ruff", "check", "--no-cache", ".")
 
 
+def up_down_and_up(project: Project, upgraded: list[str]) -> None:
+    """Upgrade to the new values, down to the three first ones, and up again: `check` clean
+    at the new values, the rows unchanged each time; then the project's tests and ruff."""
+    url = project.env["DATABASE_URL"]
+    project.migrate("upgrade")
+    assert statuses(url) == upgraded
+    assert rows(url) == ROWS
+    project.migrate("check")
+
+    project.migrate("downgrade", "-1")
+    assert statuses(url) == ["open", "closed", "duplicate"]
+    assert rows(url) == ROWS
+    project.migrate("upgrade")
+    project.migrate("check")
+    walk_and_lint(project)
+
+
 @pytest.fixture
 def project(make_project: Callable[..., Project], server_database: Callable[[str], str]) -> Project:
     """A PostgreSQL project whose tickets table has three statuses and rows."""
@@ -112,41 +129,19 @@ def test_a_value_added_at_the_end_comes_and_goes(project: Project) -> None:
 def test_a_value_added_between_two_others_takes_its_place(project: Project) -> None:
     """alembic-postgresql-enum 1.11 alone would write op.add_enum_value(before_value=...),
     which adds the value AFTER that neighbour: env.py writes a rebuild of the type instead."""
-    url = project.env["DATABASE_URL"]
     write_models(project, "open", "waiting", "closed", "duplicate")
     revision = autogenerate(project, "waiting")
     assert "op.sync_enum_values(" in revision
     assert "op.add_enum_value(" not in revision
-    project.migrate("upgrade")
-    assert statuses(url) == ["open", "waiting", "closed", "duplicate"]
-    assert rows(url) == ROWS
-    project.migrate("check")
-
-    project.migrate("downgrade", "-1")
-    assert statuses(url) == ["open", "closed", "duplicate"]
-    assert rows(url) == ROWS
-    project.migrate("upgrade")
-    project.migrate("check")
-    walk_and_lint(project)
+    up_down_and_up(project, ["open", "waiting", "closed", "duplicate"])
 
 
 def test_a_removed_value_comes_and_goes(project: Project) -> None:
-    url = project.env["DATABASE_URL"]
     write_models(project, "open", "closed")
     revision = autogenerate(project, "no_duplicate")
     assert "op.sync_enum_values(" in revision
     assert "from alembic_postgresql_enum import TableReference" in revision
-    project.migrate("upgrade")
-    assert statuses(url) == ["open", "closed"]
-    assert rows(url) == ROWS
-    project.migrate("check")
-
-    project.migrate("downgrade", "-1")
-    assert statuses(url) == ["open", "closed", "duplicate"]
-    assert rows(url) == ROWS
-    project.migrate("upgrade")
-    project.migrate("check")
-    walk_and_lint(project)
+    up_down_and_up(project, ["open", "closed"])
 
 
 def rename_values(revision: Path, upgrade: str, downgrade: str) -> None:
