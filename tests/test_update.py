@@ -36,7 +36,7 @@ def template(tmp_path: Path) -> Path:
     models_py = repository / "template" / "{{ app_module }}" / "models.py.jinja"
     current = {path: path.read_text() for path in (env_py, cli_py, models_py)}
     # v1: the old usage strings, no server default comparison, a different example model.
-    edit(cli_py, "prog=ctx.command_path)", 'prog="alembic")')
+    edit(cli_py, "prog=ctx.command_path,", 'prog="alembic",')
     edit(env_py, "        compare_server_default=True,\n", "")
     edit(models_py, "String(100), index=True", "String(80), index=True")
     release(repository, "v1")
@@ -101,7 +101,7 @@ def test_update_applies_fixes_and_keeps_everything_of_the_user(
     env_py = (project.path / ENV_PY).read_text()
     assert "compare_server_default=True" in env_py, "the template fix arrived"
     assert USER_IGNORED in env_py, "the user's edit stayed"
-    assert "prog=ctx.command_path)" in (project.path / CLI_PY).read_text()
+    assert "prog=ctx.command_path," in (project.path / CLI_PY).read_text()
     assert "Our own notes." in (project.path / "README.md").read_text()
     assert "_commit: v2" in (project.path / ".copier-answers.yml").read_text()
     no_conflict_markers(project)
@@ -123,7 +123,7 @@ def test_a_deleted_file_stays_deleted(template: Path, tmp_path: Path) -> None:
 
 def test_a_conflict_is_marked_inline_and_named(template: Path, tmp_path: Path) -> None:
     project = project_at_v1(template, tmp_path / "project")
-    edit(project.path / CLI_PY, 'prog="alembic")', 'prog="db")')
+    edit(project.path / CLI_PY, 'prog="alembic",', 'prog="db",')
     commit(project.path, "Our own program name")
     result = run([COPIER, "update", "--trust", "--defaults"], project.path, {}, check=False)
     assert result.returncode != 0
@@ -133,8 +133,8 @@ def test_a_conflict_is_marked_inline_and_named(template: Path, tmp_path: Path) -
     ) in result.stderr.splitlines()
     cli_py = (project.path / CLI_PY).read_text()
     assert "<<<<<<< before updating" in cli_py
-    assert 'prog="db")' in cli_py
-    assert "prog=ctx.command_path)" in cli_py
+    assert 'prog="db",' in cli_py
+    assert "prog=ctx.command_path," in cli_py
     assert ">>>>>>> after updating" in cli_py
 
 
