@@ -1,7 +1,8 @@
 """Hook: put the new project under git with a first commit, so that `copier update` works.
 
 The commit holds the generated files only (the first revision and uv.lock included), not
-files that were in the folder before. Leaves alone a project generated inside an existing git work tree.
+files that were in the folder before. Leaves alone a project generated inside an existing
+git work tree.
 Run by hand from the project root:
     python path/to/hooks/git_init.py path/to/template --app-module my_flask_app
 """

@@ -1,7 +1,7 @@
 """Hook: create `.venv` in the project and install the project with its dev extra.
 
-Uses uv when it is on PATH (`uv sync`: about a second with a warm cache; it writes
-uv.lock), else venv and pip.
+Uses uv when it is on PATH (`uv sync`, which also writes uv.lock: a few seconds with a warm
+cache, most of them resolving the lock), else venv and pip.
 Run by hand from the project root: python path/to/hooks/setup_env.py
 """
 
