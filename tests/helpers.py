@@ -30,6 +30,9 @@ MIGRATION_TOOLS = {
     "migration_tools/schema.py",
 }
 
+# The commands `migrate` adds to Alembic's, in the order `migrate --help` lists them.
+OWN_COMMANDS = ("doctor", "squash", "rebase", "lint")
+
 # Seconds before a hung command (say, a migration waiting on a lock) fails its test.
 COMMAND_TIMEOUT = 300
 

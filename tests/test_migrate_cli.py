@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Project, execute, render
+from helpers import OWN_COMMANDS, Project, execute, render
 
 # Alembic's own command line, asked in the project's virtualenv: its commands, in order.
 ALEMBIC_COMMANDS = (
@@ -47,7 +47,7 @@ def test_flask_commands_and_migrate_are_listed(project: Project) -> None:
 def test_every_alembic_command_has_its_usage(project: Project) -> None:
     alembic_commands = project.run("python", "-c", ALEMBIC_COMMANDS).stdout.split()
     assert {"upgrade", "check", "ensure_version", "list_templates"} <= set(alembic_commands)
-    commands = [*alembic_commands, "doctor"]  # and this project's own
+    commands = [*alembic_commands, *OWN_COMMANDS]  # and this project's own
     overview = project.migrate("--help").stdout
     assert overview.startswith("usage: manage.py migrate [-h]")
     assert "{" + ",".join(commands) + "}" in overview
