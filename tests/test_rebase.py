@@ -219,3 +219,45 @@ def test_refused_when_both_branches_touch_a_table(
     assert "migrations/versions/aaaa00000000_users_too.py:11" in line
     assert line.endswith(f"write a merge revision instead: `{MERGE}`")
     assert snapshot(history) == before
+
+
+def test_a_revision_or_head_it_cannot_move_is_one_line(project: Project, history: History) -> None:
+    fork, tags = revision_of(project, "create users and posts"), revision_of(project, "add tags")
+    age, body = revision_of(project, "add age"), revision_of(project, "add post body")
+    heads = f"{min(body, tags)}, {max(body, tags)}"
+    refusals = {
+        ("nosuch",): f"REV 'nosuch' is not one revision of the history: name a revision id "
+        f"(the heads are {heads}; `history` lists them all)",
+        (fork,): f"{fork} is before the heads {heads}: name the first revision of one branch, "
+        "after the fork (`history` shows it)",
+        (body,): f"{body} is not the first revision of its branch: rebase {age} instead, the "
+        "first one after the fork",
+        (age, "--onto", fork): f"--onto {fork}: {fork} is not a head: name the other head ({tags})",
+        (age, "--onto", body): f"--onto {body}: {body} is on the branch of {age}, the one to "
+        f"move: name the other head ({tags})",
+    }
+    for args, line in refusals.items():
+        assert failure(project.migrate("rebase", *args, ok=False)) == f"FAILED: {line}"
+    assert history.changed() == {}
+
+
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        ('branch_labels = ("age",)', ("{age} carries the branch label(s) age: a labelled branch "
+         f"is kept apart on purpose; write a merge revision instead: `{MERGE}`")),
+        ('depends_on = "{fork}"', ("{age} has depends_on '{fork}': rebase cannot keep that "
+         f"order for you; write a merge revision instead: `{MERGE}`")),
+    ],
+)  # fmt: skip
+def test_a_labelled_or_dependent_branch_is_refused(
+    project: Project, history: History, setting: str, line: str
+) -> None:
+    fork, age = revision_of(project, "create users and posts"), revision_of(project, "add age")
+    file = next(path for path in history.versions.glob(f"{age}_*.py"))
+    name = setting.split(" = ")[0]
+    text = file.read_text().replace(f"{name}: str | Sequence[str] | None = None", setting)
+    file.write_text(text.format(fork=fork))
+    result = project.migrate("rebase", age, ok=False)
+    assert failure(result) == "FAILED: " + line.format(age=age, fork=fork)
+    assert file.read_text() == text.format(fork=fork)

@@ -51,11 +51,13 @@ def rebase(config: Config, revision: str, onto: str | None = None) -> None:
     # The other branch: the revisions that lead to the target since the fork.
     other = [script.get_revision(name) for name in shared - ancestors(script, first.down_revision)]
     for labelled in [*moved, *other]:
-        if labelled.branch_labels:
+        # The labels its file declares: Alembic lends them to the revisions around it too.
+        labels = to_tuple(getattr(labelled.module, "branch_labels", None), default=())
+        if labels:
             raise CommandError(
-                f"{labelled.revision} carries the branch label(s) "
-                f"{', '.join(sorted(labelled.branch_labels))}: a labelled branch is kept apart "
-                f"on purpose; write a merge revision instead: `{merge}`"
+                f"{labelled.revision} carries the branch label(s) {', '.join(labels)}: a "
+                f"labelled branch is kept apart on purpose; write a merge revision instead: "
+                f"`{merge}`"
             )
     check_tables(script, moved, other, merge)
     path = Path(first.path)
