@@ -27,7 +27,10 @@ MIGRATION_TOOLS = {
     "migration_tools/config.py",
     "migration_tools/doctor.py",
     "migration_tools/errors.py",
+    "migration_tools/lint.py",
+    "migration_tools/rebase.py",
     "migration_tools/schema.py",
+    "migration_tools/squash.py",
 }
 
 # The commands `migrate` adds to Alembic's, in the order `migrate --help` lists them.

@@ -53,7 +53,6 @@ def test_default_tree(rendered: dict[str, Path]) -> None:
         *MIGRATION_TOOLS,
         "migration_tools/format_revision.py",
         "migration_tools/heads.py",
-        "migration_tools/lint.py",
         "my_flask_app/__init__.py",
         "my_flask_app/config.py",
         "my_flask_app/extensions.py",
