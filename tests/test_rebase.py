@@ -124,7 +124,8 @@ def failure(result: subprocess.CompletedProcess[str]) -> str:
 
 def every_step_down_and_up(project: Project) -> None:
     """`downgrade -1` from the head to base, one step at a time, then up again."""
-    count = len(project.migrate("history").stdout.splitlines())
+    # set(): in a project with binds, `history` prints each line twice
+    count = len(set(project.migrate("history").stdout.splitlines()))
     project.migrate("upgrade")
     for _ in range(count):
         project.migrate("downgrade", "-1")
@@ -261,3 +262,79 @@ def test_a_labelled_or_dependent_branch_is_refused(
     result = project.migrate("rebase", age, ok=False)
     assert failure(result) == "FAILED: " + line.format(age=age, fork=fork)
     assert file.read_text() == text.format(fork=fork)
+
+
+# A revision of the project with an analytics bind: one function per database and direction.
+BIND_REVISION = '''"""{revision}"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = "{parent}"
+
+
+def upgrade_default() -> None:
+    {default}
+
+
+def downgrade_default() -> None:
+    {default_down}
+
+
+def upgrade_analytics() -> None:
+    {analytics}
+
+
+def downgrade_analytics() -> None:
+    {analytics_down}
+'''
+
+
+def test_binds_each_database_its_own_tables_and_version(
+    tmp_path: Path,
+) -> None:
+    """The same table name in two databases is no clash; a bind that applied a revision
+    to move refuses the rebase."""
+    project = Project(render(tmp_path / "project", binds=["analytics"])).install()
+    project.env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'default.db'}",
+        DATABASE_URL_ANALYTICS=f"sqlite:///{tmp_path / 'analytics.db'}",
+    )
+    project.migrate("revision", "--autogenerate", "-m", "first")
+    fork = project.migrate("heads").stdout.split()[0]
+    versions = project.path / "migrations" / "versions"
+    branches = {
+        "nickname": {
+            "default": 'op.add_column("users", sa.Column("nickname", sa.String(50)))',
+            "default_down": 'op.drop_column("users", "nickname")',
+            "analytics": "pass",
+            "analytics_down": "pass",
+        },
+        "users_seen": {  # a table named users too, in the other database
+            "default": "pass",
+            "default_down": "pass",
+            "analytics": 'op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))',
+            "analytics_down": 'op.drop_table("users")',
+        },
+    }
+    for revision, code in branches.items():
+        text = BIND_REVISION.format(revision=revision, parent=fork, **code)
+        (versions / f"{revision}.py").write_text(text)
+    project.migrate("-x", "bind=analytics", "upgrade", "users_seen")
+    before = (versions / "users_seen.py").read_bytes()
+    assert failure(project.migrate("rebase", "users_seen", ok=False)) == (
+        "FAILED: the analytics database has applied users_seen, a revision this would move: "
+        f"downgrade it first (`python manage.py migrate downgrade users_seen@{fork}`), or "
+        f"write a merge revision: `{MERGE}`"
+    )
+    assert (versions / "users_seen.py").read_bytes() == before
+    result = project.migrate("rebase", "nickname")
+    assert result.stdout.splitlines() == [
+        "databases checked: default (no revision applied), analytics (at users_seen)",
+        "rebased 1 revision(s) onto users_seen: migrations/versions/nickname.py now revises"
+        + " users_seen",
+        "the new head: nickname",
+    ]
+    every_step_down_and_up(project)
+    assert project.migrate("current").stdout.split() == ["nickname", "(head)"] * 2

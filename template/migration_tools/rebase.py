@@ -304,14 +304,16 @@ def check_databases(config: Config, first: Script, moved: list[Script], merge: s
     which databases were checked."""
     names = {revision.revision for revision in moved}
     checked = []
-    for bind, engine in current_app.extensions["sqlalchemy"].engines.items():
-        name = bind or "default"
-        current, state = version_of(engine)
+    engines = current_app.extensions["sqlalchemy"].engines
+    for bind in sorted(engines, key=lambda bind: (bind is not None, bind or "")):
+        name = bind or "default"  # the default database first, then the binds by name
+        current, state = version_of(engines[bind])
         if current & names:
             raise CommandError(
                 f"the {name} database has applied {', '.join(sorted(current & names))}, a "
                 f"revision this would move: downgrade it first (`{config.command} downgrade "
-                f"{first.revision}@{first.down_revision or 'base'}`), or write a merge revision: `{merge}`"
+                f"{first.revision}@{first.down_revision or 'base'}`), or write a merge "
+                f"revision: `{merge}`"
             )
         checked.append(f"{name} ({state})")
     config.print_stdout(f"databases checked: {', '.join(checked)}")
