@@ -197,6 +197,8 @@ def test_every_command_covers_every_database(project: Project) -> None:
     assert versions_in_each() == [{head}] * 3
     for command in (["history"], ["heads"], ["show", "head"], ["current"]):
         assert head in project.migrate(*command).stdout
+    history = project.migrate("history").stdout.splitlines()
+    assert len(history) == len(set(history)) == 4, "each revision once, not once per database"
     assert project.migrate("branches").stdout.startswith(f"{first} (branchpoint)")
     project.migrate("downgrade", "base")  # through the merge and both branches
     assert versions_in_each() == [set()] * 3
