@@ -74,3 +74,9 @@ def alembic_config(options: Namespace | None = None) -> MigrateConfig:
         ini_file = Path(options.directory) / "alembic.ini"
     section = getattr(options, "name", None) or "alembic"  # -n: the ini file's section
     return MigrateConfig(file_=ini_file, toml_file=toml_file, ini_section=section, cmd_opts=options)
+
+
+def shown(path: Path) -> Path:
+    """A path as the user knows it: from the project's root."""
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.config import Config
-from alembic.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError, to_tuple
 from flask import current_app
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from .config import ROOT
+from .config import shown
+from .schema import version_of
 
 
 def rebase(config: Config, revision: str, onto: str | None = None) -> None:
@@ -293,12 +291,6 @@ def check_tables(
         )
 
 
-def shown(path: Path) -> Path:
-    """A path as the user knows it: from the project's root."""
-    path = path.resolve()
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-
-
 def check_databases(config: Config, first: Script, moved: list[Script], merge: str) -> None:
     """Refuse when a database of the app has applied a revision that would move; say
     which databases were checked."""
@@ -317,21 +309,6 @@ def check_databases(config: Config, first: Script, moved: list[Script], merge: s
             )
         checked.append(f"{name} ({state})")
     config.print_stdout(f"databases checked: {', '.join(checked)}")
-
-
-def version_of(engine: Engine) -> tuple[set[str], str]:
-    """The revisions a database has applied, and a word on what was found."""
-    url = engine.url
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    if file and file != ":memory:" and not Path(file).exists():
-        return set(), "not created yet"  # connecting would create the file
-    try:
-        with engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        return set(), f"not reachable, not checked: {reason}"
-    return current, f"at {', '.join(sorted(current))}" if current else "no revision applied"
 
 
 def reparented(text: str, parent: str) -> str:

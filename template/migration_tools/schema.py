@@ -10,7 +10,9 @@ from tempfile import TemporaryDirectory
 from typing import Any
 from uuid import uuid4
 
+from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 # Alembic's own bookkeeping, not part of the schema.
 VERSION_TABLE = "alembic_version"
@@ -57,6 +59,21 @@ def describe_schema(connection: Connection) -> dict[str, Any]:
         for enum in inspector.get_enums():  # type: ignore[attr-defined]
             schema[f"enum type {enum['name']}"] = enum["labels"]
     return schema
+
+
+def version_of(engine: Engine) -> tuple[set[str], str]:
+    """The revisions a database has applied, and a word on what was found."""
+    url = engine.url
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not Path(file).exists():
+        return set(), "not created yet"  # connecting would create the file
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        return set(), f"not reachable, not checked: {reason}"
+    return current, f"at {', '.join(sorted(current))}" if current else "no revision applied"
 
 
 def differences(
