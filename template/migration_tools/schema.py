@@ -19,12 +19,12 @@ VERSION_TABLE = "alembic_version"
 
 
 def describe_schema(connection: Connection) -> dict[str, Any]:
-    """Every table, column (type as the database spells it, nullability, default), primary
-    key, index, unique, foreign key and check constraint, with its name; PostgreSQL's enum
-    types. Keys name the object, e.g. "column users.email"."""
+    """Every table, view, column (type as the database spells it, nullability, default),
+    primary key, index, unique, foreign key and check constraint, with its name;
+    PostgreSQL's enum types. Keys name the object, e.g. "column users.email"."""
     inspector = inspect(connection)
     dialect = connection.dialect
-    schema: dict[str, Any] = {}
+    schema: dict[str, Any] = {f"view {view}": "present" for view in inspector.get_view_names()}
     for table in sorted(set(inspector.get_table_names()) - {VERSION_TABLE}):
         schema[f"table {table}"] = "present"
         for column in inspector.get_columns(table):
