@@ -10,41 +10,23 @@ The rules, each a finding `FILE:LINE: RULE: what happens; what to write instead`
   that exists: the upgrade fails as soon as the table has rows.
 - narrowed-type: alter_column(..., type_=...) to a shorter String, a smaller Integer, a lesser
   Numeric precision... (existing_type gives the old type): long values fail or are cut.
-{%- if database == "postgresql" %}
-- squawk:RULE: what squawk (the squawk-cli package) finds in the revision's SQL, as
-  `migrate upgrade --sql` writes it, e.g. an index built without CONCURRENTLY, which
-  blocks writes to the table while it builds.
-{%- endif %}
+- squawk:RULE, in PostgreSQL projects: what squawk finds in the revision's SQL (squawk.py),
+  e.g. an index built without CONCURRENTLY, which blocks writes to the table as it builds.
 
 Accept a finding on purpose with a comment `# lint: allow RULE` (or `RULE, RULE`) at the end
 of the flagged line, or on a comment line right above it.
 
 Only the upgrade functions are read (`upgrade()`, or `upgrade_<database>()` with several
-databases), with Python's ast: revisions are not imported and the app is not loaded{% if database == "postgresql" %},
-except by env.py for the SQL that squawk reads{% endif %}.
+databases), with Python's ast: revisions are not imported and the app is not loaded
+(squawk.py's SQL excepted: env.py writes it).
 """
 
 import ast
-{%- if database == "postgresql" %}
-import io
-import json
-{%- endif %}
 import re
-{%- if database == "postgresql" %}
-import shutil
-import subprocess
-{%- endif %}
 import sys
-{%- if database == "postgresql" %}
-import tempfile
-from argparse import Namespace
-{%- endif %}
 from dataclasses import dataclass
 from pathlib import Path
 
-{% if database == "postgresql" -%}
-from alembic import command
-{% endif -%}
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
@@ -72,28 +54,6 @@ FAMILIES = {
 # The names of a type's positional arguments, e.g. String(100) is String(length=100).
 PARAMETERS = {"String": ["length"], "Text": ["length"], "Numeric": ["precision", "scale"]}
 INTEGER_BYTES = {"SmallInteger": 2, "Integer": 4, "BigInteger": 8}
-{%- if database == "postgresql" %}
-
-# squawk's rules left out: those reported above at the revision's own line (drops, NOT NULL
-# without a default), renames (the safe form this lint recommends), the lock and statement
-# timeouts (a session's settings, not a revision's), and advice on the models' column types
-# (bigint over int, text over varchar, identity columns), which takes no lock.
-SQUAWK_EXCLUDED = [
-    "ban-drop-column",
-    "ban-drop-table",
-    "adding-required-field",
-    "renaming-column",
-    "renaming-table",
-    "require-lock-timeout",
-    "require-statement-timeout",
-    "prefer-bigint-over-int",
-    "prefer-bigint-over-smallint",
-    "prefer-identity",
-    "prefer-text-field",
-    "prefer-timestamptz",
-    "prefer-robust-stmts",
-]
-{%- endif %}
 
 Type = tuple[str, dict[str, object]]  # a generic type name and its arguments
 
@@ -349,122 +309,19 @@ def revisions(script: ScriptDirectory, revision_range: str | None, command_: str
             f"REV_RANGE {revision_range} names no revision: e.g. `{command_} lint head`"
         )
     return found
-{%- if database == "postgresql" %}
 
 
-def offline_sql(config: Config, target: str) -> str:
-    """The SQL that `upgrade --sql TARGET` writes (env.py loads the app for it), quietly."""
-    buffer = io.StringIO()
-    options = Namespace(**{**vars(config.cmd_opts or Namespace()), "quiet": True})
-    quiet = type(config)(
-        file_=config.config_file_name,
-        toml_file=config.toml_file_name,
-        ini_section=config.config_ini_section,
-        output_buffer=buffer,
-        cmd_opts=options,
-        attributes=config.attributes,
-    )
-    command.upgrade(quiet, target, sql=True)
-    return buffer.getvalue()
-
-
-def revision_sql(sql: str) -> dict[tuple[str, str], list[str]]:
-    """The SQL of each revision, by database and revision, each in its own transaction as
-    Alembic runs it: the lines after its `-- Running upgrade ... -> REV`."""
-    parts: dict[tuple[str, str], list[str]] = {}
-    database, lines = "default", None
-    for line in sql.splitlines():
-        if match := re.fullmatch(r"-- Database: (\w+)", line):
-            database, lines = match[1], None
-        elif match := re.fullmatch(r"-- Running upgrade .*-> (\w+)", line):
-            lines = parts[database, match[1]] = ["BEGIN;"]
-        elif lines is not None:
-            lines.append(line)
-    for lines in parts.values():  # the next revision's BEGIN
-        while lines[-1] in ("", "BEGIN;"):
-            lines.pop()
-    return parts
-
-
-def statement_at(lines: list[str], index: int) -> str:
-    """The whole statement that line `index` is part of (statements end with ";")."""
-    start = index
-    while start > 0 and lines[start - 1].strip() and not lines[start - 1].endswith(";"):
-        start -= 1
-    end = index
-    while end < len(lines) - 1 and not lines[end].rstrip().endswith(";"):
-        end += 1
-    return " ".join(lines[start : end + 1])
-
-
-def line_of(function: ast.FunctionDef, statement: str) -> int:
-    """The line of the operation that wrote a SQL statement: the call whose names (tables,
-    columns, indexes) all appear in it; the function's own line when none does."""
-    words = set(re.findall(r"\w+", statement))
-    best, line = 0, function.lineno
-    for operation in operations(function):
-        arguments = [*operation.args, *operation.keywords.values()]
-        strings = [text(node) for argument in arguments for node in ast.walk(argument)]
-        names = {word for string in strings if string for word in re.findall(r"\w+", string)}
-        names |= {operation.table} if operation.table else set()
-        if names and names <= words and len(names) > best:
-            best, line = len(names), operation.line
-    return line
-
-
-def squawk_findings(config: Config, scripts: list[Script], target: str) -> list[Finding]:
-    """What squawk finds in the SQL of these revisions (one file each, as each runs in its
-    own transaction), at the line of the operation that wrote it."""
-    squawk = shutil.which("squawk", path=Path(sys.executable).parent) or shutil.which("squawk")
-    if squawk is None:
-        config.print_stdout(
-            "squawk is not installed, so the SQL was not linted: pip install -e '.[dev]' "
-            "(or pip install squawk-cli)"
-        )
-        return []
-    wanted = {script.revision: script for script in scripts}
-    parts = {
-        key: lines
-        for key, lines in revision_sql(offline_sql(config, target)).items()
-        if key[1] in wanted
-    }
-    if not parts:
-        return []
-    findings = []
-    with tempfile.TemporaryDirectory(prefix="lint-") as folder:
-        files = {}
-        for (database, revision), lines in parts.items():
-            file = Path(folder, f"{database}.{revision}.sql")
-            file.write_text("\n".join(lines) + "\n")
-            files[str(file)] = database, revision
-        result = subprocess.run(
-            [squawk, "--reporter", "json", f"--exclude={','.join(SQUAWK_EXCLUDED)}", *files],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+def sql_findings(
+    config: Config, scripts: list[Script], revision_range: str | None
+) -> list[Finding]:
+    """squawk's findings in the revisions' SQL, where the project has squawk.py (PostgreSQL)."""
     try:
-        reported = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        raise CommandError(f"squawk failed: {(result.stderr or result.stdout).strip()}") from None
-    for problem in reported:
-        database, revision = files[problem["file"]]
-        path = Path(wanted[revision].path)
-        tree = ast.parse(path.read_text())
-        functions = {function.name: function for function, _ in upgrade_functions(tree)}
-        function = functions.get(f"upgrade_{database}") or functions["upgrade"]
-        statement = statement_at(parts[database, revision], problem["line"])
-        help_ = f" ({problem['help'].rstrip('.')})" if problem.get("help") else ""
-        in_database = f" in the {database} database" if database != "default" else ""
-        finding = Finding(
-            path,
-            line_of(function, statement),
-            f"squawk:{problem['rule_name']}",
-            f"{problem['message'].rstrip('.')}{help_}{in_database}: {statement}",
-        )
-        findings += mark_allowed(path, [finding])
-    return findings
-{%- endif %}
+        from .squawk import squawk_findings
+    except ModuleNotFoundError:  # not a PostgreSQL project
+        return []
+    start, _, end = (revision_range or "").rpartition(":")
+    target = f"{start}:{end or 'heads'}" if start else end or "heads"
+    return squawk_findings(config, scripts, target)
 
 
 def lint(config: Config, revision_range: str | None = None) -> None:
@@ -472,11 +329,7 @@ def lint(config: Config, revision_range: str | None = None) -> None:
     command_ = getattr(config, "command", "alembic")
     scripts = revisions(ScriptDirectory.from_config(config), revision_range, command_)
     findings = [finding for script in scripts for finding in check_file(Path(script.path))]
-{%- if database == "postgresql" %}
-    start, _, end = (revision_range or "").rpartition(":")
-    target = f"{start}:{end or 'heads'}" if start else end or "heads"
-    findings += squawk_findings(config, scripts, target)
-{%- endif %}
+    findings += sql_findings(config, scripts, revision_range)
     order = {Path(script.path): index for index, script in enumerate(scripts)}
     findings.sort(key=lambda finding: (order[finding.path], finding.line))
     refused = [finding for finding in findings if not finding.allowed]
