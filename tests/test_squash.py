@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Project, add_age_column, render, scalar, tables
+from helpers import Project, add_age_column, columns, render, scalar, tables
 
 # A revision the project's models know nothing about: a table of things, up to an index.
 THINGS = [
@@ -101,7 +101,10 @@ def test_squash_writes_a_proven_baseline_with_the_heads_id(project: Project) -> 
     dry_run = project.migrate("squash", "--dry-run").stdout.splitlines()
     baseline_name = f"{head}_baseline_3_revisions_squashed.py"
     assert dry_run == [
-        f"squash: the 3 revisions from the base up to {head} become one baseline revision {head}",
+        (
+            f"squash: the 3 revisions from the base up to {head} (the head: every database is "
+            f"at it) become one baseline revision {head}"
+        ),
         f"databases checked: default (at {head})",
         f"default: the schema at {head} is the same (2 tables)",
         "default: the baseline's downgrade leaves an empty database",
@@ -184,10 +187,41 @@ def test_squash_up_to_a_revision_keeps_the_ones_after_it(project: Project) -> No
     Path(fresh.removeprefix("sqlite:///")).unlink()
 
 
+def test_squash_by_default_stops_where_every_database_is(project: Project) -> None:
+    """A database behind the head: the squash ends at its revision, and says so; the later
+    revisions stay and still upgrade it."""
+    write(project, *THINGS)
+    project.migrate("upgrade", "t2")
+    old = history(project)
+    report = project.migrate("squash").stdout.splitlines()
+    assert report[:2] == [
+        (
+            "squash: the 2 revisions from the base up to t2 (the newest every database has "
+            "reached: default is at t2) become one baseline revision t2"
+        ),
+        "databases checked: default (at t2)",
+    ]
+    new = history(project)
+    assert set(new) == {"t2_baseline_2_revisions_squashed.py", "t3_t3.py", "t4_t4.py"}
+    assert new["t3_t3.py"] == old["t3_t3.py"] and new["t4_t4.py"] == old["t4_t4.py"]
+    url = project.env["DATABASE_URL"]
+    assert project.migrate("current").stdout == "t2\n"
+    project.migrate("upgrade")
+    assert scalar(url, "SELECT version_num FROM alembic_version") == "t4"
+    assert columns(url, "things") == {"id", "label", "size"}
+
+    # At the head now: the rest is squashed, and it says why.
+    first = project.migrate("squash", "--dry-run").stdout.splitlines()[0]
+    assert first == (
+        "squash: the 3 revisions from the base up to t4 (the head: every database is at it) "
+        "become one baseline revision t4"
+    )
+
+
 def test_squash_refuses_what_would_lose_a_parent_or_strand_a_database(project: Project) -> None:
     write(project, *THINGS)
     project.migrate("upgrade", "t2")
-    assert refused(project) == (
+    assert refused(project, "--to", "t4") == (
         "FAILED: the default database is at t2, which the squash removes: upgrade it first "
         "(`python manage.py migrate upgrade t4`), then squash"
     )
@@ -240,7 +274,10 @@ def test_squash_refuses_what_a_baseline_cannot_hold(project: Project) -> None:
     write(project, ("rows", "t2", 'op.execute("CREATE INDEX ix_label ON things (label)")',
                     'op.execute("DROP INDEX ix_label")'))  # fmt: skip
     report = project.migrate("squash").stdout
-    assert "note: rows (rows) runs SQL of its own: the proof compares tables, views," in report
+    assert (
+        'note: rows (rows) runs SQL of its own (line 13: op.execute("CREATE INDEX ix_label ON '
+        'things (label)")): the proof compares tables, views,'
+    ) in report
     [(_, text)] = history(project).items()
     assert 'batch_op.create_index(batch_op.f("ix_label"), ["label"], unique=False)' in text
 
@@ -255,6 +292,7 @@ def test_squash_with_binds_writes_each_databases_part(
     })  # fmt: skip
     project.migrate("revision", "--autogenerate", "-m", "first")
     project.migrate("upgrade")
+    first = project.migrate("heads").stdout.split()[0]
     models = project.path / "my_flask_app" / "models.py"
     anchor = "    name: Mapped[str] = mapped_column(String(100))\n"
     weight = "    weight: Mapped[int | None]\n"
@@ -263,6 +301,22 @@ def test_squash_with_binds_writes_each_databases_part(
     project.migrate("upgrade")
     head = project.migrate("heads").stdout.split()[0]
     [head_file] = [name for name in history(project) if head in name]
+
+    # A database with no revision while the other has one: nothing every database reached.
+    fresh = {"DATABASE_URL_ANALYTICS": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    result = project.migrate("squash", ok=False, **fresh)
+    assert result.stderr.splitlines()[-1] == (
+        f"FAILED: the analytics database has no revision yet (default is at {head}), so no "
+        "revision is one every database has reached: upgrade it first (`python manage.py "
+        "migrate upgrade`), or name the newest revision to squash with --to"
+    )
+    # One behind at the first revision: nothing to squash, and why.
+    project.migrate("upgrade", first, **fresh)
+    result = project.migrate("squash", **fresh)
+    assert result.stdout == (
+        f"nothing to squash: {first} (the newest every database has reached: analytics is at "
+        f"{first}) is the first revision\n"
+    )
 
     report = project.migrate("squash").stdout.splitlines()
     assert report[1:6] == [

@@ -1,11 +1,12 @@
 """`python manage.py migrate squash [--to REV] [--dry-run]`: replace the revisions from the
-base up to REV (the head by default) with one baseline revision, proven to build the same
-schema before any file changes.
+base up to REV with one baseline revision, proven to build the same schema before any file
+changes. REV by default: the head, or, while one of the app's databases is behind it, the
+newest revision every database has reached (the later ones stay).
 
 The baseline keeps REV's revision id: a database at REV, or past it, is at the baseline
 already and needs nothing (no `stamp`). A database at an older squashed revision could no
-longer be upgraded: squash refuses while one of the app's own databases is there, and
-others must be upgraded to REV before the squash reaches them.
+longer be upgraded: squash refuses (--to) while one of the app's own databases is there,
+and others must be upgraded to REV before the squash reaches them.
 
 How, for each database of the app (the default one and every bind), on scratch databases
 beside it (dropped afterwards; the app's databases are only read):
@@ -76,16 +77,20 @@ DEFAULT_WIDTH = re.compile(r"^(?:INTEGER\(11\)|BIGINT\(20\)|SMALLINT\(6\))$")
 def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None:
     """Squash, or with `dry_run` only show the plan and the proof; one line per step."""
     script = ScriptDirectory.from_config(config)
+    engines = app_databases()
+    versions = {name: version_of(engine) for name, engine in engines.items()}
+    why = ""
+    if to is None:
+        to, why = default_target(config, script, versions)
     target, squashed = plan(config, script, to)
     if len(squashed) == 1:
-        config.print_stdout(f"nothing to squash: {target.revision} is the first revision")
+        config.print_stdout(f"nothing to squash: {target.revision}{why} is the first revision")
         return
     config.print_stdout(
-        f"squash: the {len(squashed)} revisions from the base up to {target.revision} "
+        f"squash: the {len(squashed)} revisions from the base up to {target.revision}{why} "
         f"become one baseline revision {target.revision}"
     )
-    engines = app_databases()
-    check_databases(config, engines, squashed)
+    check_databases(config, versions, squashed)
     own_sql = [revision for revision in squashed if RUNS_ITS_OWN_SQL.search(source(revision))]
     with ExitStack() as stack:
         # Inside the migration environment's folder, so that the ruff hook formats the
@@ -107,10 +112,11 @@ def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None
             )
         for revision in own_sql:
             config.print_stdout(
-                f"note: {revision.revision} ({revision.doc}) runs SQL of its own: the proof "
-                "compares tables, views, columns, indexes, constraints, enum types and rows; "
-                "anything else it made (functions, triggers, extensions) is not in the "
-                "baseline: check before you commit"
+                f"note: {revision.revision} ({revision.doc}) runs SQL of its own "
+                f"({first_own_sql(revision)}): the proof compares tables, views, columns, "
+                "indexes, constraints, enum types and rows; anything else it did (changes to "
+                "rows already there, functions, triggers, extensions) is not in the baseline: "
+                "check before you commit"
             )
         old_file = Path(target.path)
         destination = old_file.parent / file_name(old_file.name, baseline.name, target.revision)
@@ -132,23 +138,74 @@ def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None
     )
 
 
-def plan(config: Config, script: ScriptDirectory, to: str | None) -> tuple[Script, list[Script]]:
-    """The newest revision to squash, and it with every revision before it, newest first.
+def default_target(
+    config: Config, script: ScriptDirectory, versions: dict[str, tuple[set[str], str]]
+) -> tuple[str, str]:
+    """The revision to squash up to when --to names none, and why, in a few words: the head,
+    or the newest revision every reachable database has reached.
 
-    Refused: a history with several heads and no --to, and a revision that follows (or
-    depends on) a squashed revision other than the newest: it would lose its parent.
+    Refused: a history with several heads, a database at a revision the history does not
+    have, and a database with no revision while another has one (nothing it has reached).
     """
-    if to is None:
-        heads = script.get_heads()
-        if not heads:
-            raise CommandError("there are no revisions to squash")
-        if len(heads) > 1:
+    heads = script.get_heads()
+    if not heads:
+        raise CommandError("there are no revisions to squash")
+    if len(heads) > 1:
+        raise CommandError(
+            f"the history has {len(heads)} heads ({', '.join(sorted(heads))}): merge "
+            f'them first (`{config.command} merge heads -m "merge"`), or name the '
+            "newest revision to squash with --to"
+        )
+    head = heads[0]
+    known = {revision.revision for revision in script.walk_revisions()}
+    reachable = {
+        name: current
+        for name, (current, state) in versions.items()
+        if not state.startswith("not reachable")
+    }
+    at = {name: current for name, current in reachable.items() if current}
+    if not at:
+        return head, " (the head: no database has a revision yet)"
+    for name, current in at.items():
+        if current - known:
             raise CommandError(
-                f"the history has {len(heads)} heads ({', '.join(sorted(heads))}): merge "
-                f'them first (`{config.command} merge heads -m "merge"`), or name the '
+                f"the {name} database is at {', '.join(sorted(current - known))}, which is not "
+                "in this history: bring its revision file back (e.g. from git), or name the "
                 "newest revision to squash with --to"
             )
-        to = heads[0]
+    empty = [name for name in reachable if name not in at]
+    if empty:
+        others = ", ".join(f"{name} is at {', '.join(sorted(at[name]))}" for name in at)
+        raise CommandError(
+            f"the {', '.join(empty)} database{'s have' if len(empty) > 1 else ' has'} no "
+            f"revision yet ({others}), so no revision is one every database has reached: "
+            f"upgrade {'them' if len(empty) > 1 else 'it'} first (`{config.command} upgrade`), "
+            "or name the newest revision to squash with --to"
+        )
+    if all(current == {head} for current in at.values()):
+        return head, " (the head: every database is at it)"
+    # Each database has reached its revisions and every one before them.
+    reached = [
+        {rev.revision for rev in script.iterate_revisions(tuple(c), "base")} for c in at.values()
+    ]
+    common = set.intersection(*reached)
+    newest = next(
+        revision.revision for revision in script.walk_revisions() if revision.revision in common
+    )
+    behind = ", ".join(
+        f"{name} is at {', '.join(sorted(current))}"
+        for name, current in at.items()
+        if current != {head}
+    )
+    return newest, f" (the newest every database has reached: {behind})"
+
+
+def plan(config: Config, script: ScriptDirectory, to: str) -> tuple[Script, list[Script]]:
+    """The newest revision to squash, and it with every revision before it, newest first.
+
+    Refused: a revision that follows (or depends on) a squashed revision other than the
+    newest: it would lose its parent.
+    """
     target = script.get_revision(to)
     if target is None:
         raise CommandError(f"--to {to}: name a revision, e.g. its id")
@@ -173,13 +230,14 @@ def app_databases() -> dict[str, Engine]:
     return {"default": engines.pop("default"), **engines}
 
 
-def check_databases(config: Config, engines: dict[str, Engine], squashed: list[Script]) -> None:
+def check_databases(
+    config: Config, versions: dict[str, tuple[set[str], str]], squashed: list[Script]
+) -> None:
     """Refuse while one of the app's own databases is at a revision the squash removes: it
     could not be upgraded afterwards. Say which databases were checked."""
     removed = {revision.revision for revision in squashed[1:]}
     checked = []
-    for name, engine in engines.items():
-        current, state = version_of(engine)
+    for name, (current, state) in versions.items():
         if current & removed:
             raise CommandError(
                 f"the {name} database is at {', '.join(sorted(current & removed))}, which the "
@@ -455,3 +513,12 @@ def tables(schema: dict[str, Any]) -> str:
 
 def source(revision: Script) -> str:
     return Path(revision.path).read_text(encoding="utf-8")
+
+
+def first_own_sql(revision: Script) -> str:
+    """Where a revision first runs SQL of its own, e.g. `line 14: op.execute("UPDATE ...`."""
+    for number, line in enumerate(source(revision).splitlines(), start=1):
+        if RUNS_ITS_OWN_SQL.search(line):
+            code = line.strip()
+            return f"line {number}: {code if len(code) <= 72 else code[:69] + '...'}"
+    return "in a statement over several lines"
