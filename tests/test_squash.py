@@ -2,6 +2,7 @@
 with its id, proven on scratch databases before a file changes; what it cannot prove or
 would strand, it refuses with nothing changed."""
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -387,3 +388,157 @@ def test_squash_help(project: Project) -> None:
     usage = project.migrate("squash", "--help").stdout
     assert "--to REV    the newest revision to squash (default: the head)" in usage
     assert "--dry-run   show the plan and the proof; write nothing" in usage
+
+
+# A library's history as a team writes it by hand, after the users and posts revision:
+# renames of columns and a table, indexes (unique and plain), a foreign key, a named CHECK
+# constraint, an Enum column, and a data step that changes no schema.
+LIBRARY = [
+    ("r01", ('op.create_table("writers", sa.Column("id", sa.Integer, primary_key=True),\n'
+            '        sa.Column("name", sa.String(100), nullable=False))'),
+     'op.drop_table("writers")'),
+    ("r02", ('with op.batch_alter_table("writers") as batch:\n        batch.alter_column("name", '
+            'new_column_name="full_name", existing_type=sa.String(100), existing_nullable=False)'),
+     ('with op.batch_alter_table("writers") as batch:\n        batch.alter_column("full_name", '
+     'new_column_name="name", existing_type=sa.String(100), existing_nullable=False)')),
+    ("r03", 'op.rename_table("writers", "authors")', 'op.rename_table("authors", "writers")'),
+    ("r04", 'op.create_index("ix_authors_full_name", "authors", ["full_name"], unique=True)',
+     'op.drop_index("ix_authors_full_name", "authors")'),
+    ("r05", ('op.create_table("books", sa.Column("id", sa.Integer, primary_key=True),\n'
+            '        sa.Column("title", sa.String(200), nullable=False),\n'
+            '        sa.Column("author_id", sa.Integer, sa.ForeignKey("authors.id"), nullable=False))'),
+     'op.drop_table("books")'),
+    ("r06", 'op.create_index("ix_books_title", "books", ["title"])',
+     'op.drop_index("ix_books_title", "books")'),
+    ("r07", 'op.add_column("books", sa.Column("pages", sa.Integer))',
+     'with op.batch_alter_table("books") as batch:\n        batch.drop_column("pages")'),
+    ("r08", 'op.execute("UPDATE books SET pages = 1 WHERE pages < 1")', "pass"),
+    ("r09", ('with op.batch_alter_table("books") as batch:\n'
+            '        batch.create_check_constraint("pages_positive", "pages > 0")'),
+     ('with op.batch_alter_table("books") as batch:\n'
+     '        batch.drop_constraint("ck_books_pages_positive", type_="check")')),
+    ("r10", ('status = sa.Enum("draft", "published", name="bookstatus")\n'
+            '    status.create(op.get_bind())  # PostgreSQL: the type first\n'
+            '    op.add_column("books", sa.Column("status", status, nullable=False, '
+            'server_default="draft"))'),
+     ('with op.batch_alter_table("books") as batch:\n        batch.drop_column("status")\n'
+      '    sa.Enum(name="bookstatus").drop(op.get_bind())')),
+    ("r11", 'op.add_column("authors", sa.Column("email", sa.String(200)))',
+     'with op.batch_alter_table("authors") as batch:\n        batch.drop_column("email")'),
+    ("r12", ('with op.batch_alter_table("authors") as batch:\n        batch.alter_column("email", '
+            'new_column_name="contact", existing_type=sa.String(200))'),
+     ('with op.batch_alter_table("authors") as batch:\n        batch.alter_column("contact", '
+     'new_column_name="email", existing_type=sa.String(200))')),
+]  # fmt: skip
+
+# The models the library's history ends with.
+LIBRARY_MODELS = """
+import enum
+
+from sqlalchemy import CheckConstraint
+
+
+class BookStatus(enum.Enum):
+    draft = "draft"
+    published = "published"
+
+
+class Author(db.Model):
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(100), index=True, unique=True)
+    contact: Mapped[str | None] = mapped_column(String(200))
+
+
+class Book(db.Model):
+    __tablename__ = "books"
+    __table_args__ = (CheckConstraint("pages > 0", name="pages_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"))
+    pages: Mapped[int | None]
+    status: Mapped[BookStatus] = mapped_column(server_default="draft")
+"""
+
+# The schema of the database at argv[1], as the squash's proof describes it.
+DESCRIBE = """
+import json, sys
+from sqlalchemy import create_engine
+from migration_tools.schema import describe_schema
+engine = create_engine(sys.argv[1])
+with engine.connect() as connection:
+    print(json.dumps(describe_schema(connection), default=str, sort_keys=True))
+"""
+
+
+def schema_of(project: Project, url: str) -> dict[str, object]:
+    return json.loads(project.run("python", "-c", DESCRIBE, url).stdout)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["sqlite", *(pytest.param(kind, marks=pytest.mark.server) for kind in ("postgresql", "mysql"))],
+)
+def test_squash_of_a_long_history_builds_the_same_schema(
+    make_project: Callable[..., Project],
+    server_database: Callable[[str], str],
+    tmp_path: Path,
+    kind: str,
+) -> None:
+    project = make_project(database=kind)
+    if kind == "sqlite":
+        url, fresh = (f"sqlite:///{tmp_path / name}" for name in ("old.db", "fresh.db"))
+    else:
+        url, fresh = server_database(kind), server_database(kind)
+    project.env["DATABASE_URL"] = url
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    down = project.migrate("heads").stdout.split()[0]
+    for rev, upgrade, downgrade in LIBRARY:
+        write(project, (rev, down, upgrade, downgrade))
+        down = rev
+    models = project.path / "my_flask_app" / "models.py"
+    models.write_text(models.read_text() + LIBRARY_MODELS)
+    project.migrate("upgrade")
+    project.migrate("check")  # the models and the old history agree
+    old_schema = schema_of(project, url)
+    assert len(history(project)) == 13
+
+    report = project.migrate("squash").stdout.splitlines()
+    assert report[0] == (
+        "squash: the 13 revisions from the base up to r12 (the head: every database is at it) "
+        "become one baseline revision r12"
+    )
+    assert report[2:] == [
+        "default: the schema at r12 is the same (4 tables)",
+        "default: the baseline's downgrade leaves an empty database",
+        (
+            'note: r08 (r08) runs SQL of its own (line 13: op.execute("UPDATE books SET pages '
+            '= 1 WHERE pages < 1")): the proof compares tables, views, '
+            "columns, indexes, constraints, enum types and rows; anything else it did (changes "
+            "to rows already there, functions, triggers, extensions) is not in the baseline: "
+            "check before you commit"
+        ),
+        (
+            "wrote migrations/versions/r12_baseline_13_revisions_squashed.py in place of 13 "
+            "revision files. A database at r12 or later needs nothing; upgrade one at an older "
+            "revision to r12 before this change reaches it"
+        ),
+    ]
+    [(_, text)] = history(project).items()
+    assert 'name=op.f("ck_books_pages_positive")' in text, text
+    # An Enum where the database has one; SQLite stores the longest label's length.
+    enum = "sa.String(length=9)" if kind == "sqlite" else 'sa.Enum("draft", "published"'
+    assert enum in text and "unique=1" not in text
+    if kind == "postgresql":  # the sequence keeps the name it had before the table's rename
+        assert 'op.execute("ALTER SEQUENCE authors_id_seq RENAME TO writers_id_seq")' in text
+
+    # The database at the old head is at the baseline: nothing pending, the models match.
+    assert project.migrate("current").stdout == "r12 (head)\n"
+    assert "Running upgrade" not in project.migrate("upgrade").stderr
+    project.migrate("check")
+    # A fresh database from the baseline equals the one the old history built.
+    assert "Running upgrade  -> r12" in project.migrate("upgrade", DATABASE_URL=fresh).stderr
+    assert schema_of(project, fresh) == old_schema
+    assert scalar(fresh, "SELECT version_num FROM alembic_version") == "r12"

@@ -34,6 +34,7 @@ from alembic import command
 from alembic.autogenerate import produce_migrations
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.operations import ops
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError, to_tuple
 from flask import current_app
@@ -69,6 +70,9 @@ RUNS_ITS_OWN_SQL = re.compile(r"\.(?:execute|exec_driver_sql|bulk_insert)\(")
 
 # A literal with PostgreSQL's cast to the column's type, e.g. 'draft'::status.
 CAST_LITERAL = re.compile(r"""^('(?:[^']|'')*'|-?\d+(?:\.\d+)?)::(?:"[^"]+"|[\w ]+)(?:\(\d+\))?$""")
+
+# The default of a PostgreSQL serial column: the sequence it takes its values from.
+SERIAL_DEFAULT = re.compile(r"^nextval\('(\w+)'::regclass\)$")
 
 # MariaDB spells the integer types with a display width: int(11) is what sa.Integer() makes.
 DEFAULT_WIDTH = re.compile(r"^(?:INTEGER\(11\)|BIGINT\(20\)|SMALLINT\(6\))$")
@@ -274,14 +278,21 @@ def reflect(engine: Engine) -> MetaData:
     """The tables in a database, as autogenerate reflects them (a PostgreSQL serial column
     stays a serial column), then written as a person would write them wherever the
     database builds the same (see `simplest` and `tidy`). Each constraint and index keeps
-    its name as it is: the naming convention does not apply to it a second time."""
+    its name as it is: the naming convention does not apply to it a second time. A serial
+    column's sequence named after an older name of its table is in `info["sequences"]`."""
     metadata = MetaData()
     with engine.connect() as connection:
         impl = MigrationContext.configure(connection).impl
         dialect = connection.dialect
 
         def column_reflect(inspector: Any, table: Table, column: dict[str, Any]) -> None:
+            default = column.get("default")
             impl.autogen_column_reflect(inspector, table, column)
+            serial = SERIAL_DEFAULT.match(default) if isinstance(default, str) else None
+            if serial and "default" not in column:  # a serial column; its table renamed?
+                created = f"{table.name}_{column['name']}_seq"  # what PostgreSQL names it
+                if serial[1] != created and len(created) < 64:
+                    metadata.info.setdefault("sequences", {})[created] = serial[1]
             column["type"] = simplest(column["type"], dialect)
             if isinstance(column.get("default"), str):
                 column["default"] = CAST_LITERAL.sub(r"\1", column["default"])
@@ -339,6 +350,8 @@ def tidy(table: Table, server_defaults: dict[str, str], unique_constraints: set[
         for index in list(table.indexes):
             if (index.name, tuple(column.name for column in index.columns)) in keys:
                 table.indexes.remove(index)
+    for index in table.indexes:
+        index.unique = bool(index.unique)  # SQLite reflects 1
     for index in [index for index in table.indexes if index.name in unique_constraints]:
         table.indexes.remove(index)
         table.append_constraint(UniqueConstraint(*index.columns, name=index.name))
@@ -398,6 +411,10 @@ def write_baseline(
         that database's operations instead of the models'."""
         name = names[migration_context.connection.engine]
         operations = produce_migrations(migration_context, built[name])
+        # A serial column's sequence keeps its name from before a table's rename.
+        for created, sequence in built[name].info.get("sequences", {}).items():
+            rename = f"ALTER SEQUENCE {created} RENAME TO {sequence}"
+            operations.upgrade_ops.ops.append(ops.ExecuteSQLOp(rename))
         directives[0].upgrade_ops_list[-1].ops = operations.upgrade_ops.ops
         directives[0].downgrade_ops_list[-1].ops = operations.downgrade_ops.ops
 
