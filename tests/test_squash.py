@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Project, add_age_column, columns, render, scalar, tables
+from helpers import Project, add_age_column, columns, execute, render, scalar, tables
 
 # A revision the project's models know nothing about: a table of things, up to an index.
 THINGS = [
@@ -216,6 +216,13 @@ def test_squash_by_default_stops_where_every_database_is(project: Project) -> No
     assert first == (
         "squash: the 3 revisions from the base up to t4 (the head: every database is at it) "
         "become one baseline revision t4"
+    )
+
+    # At a revision this history does not have: nothing to say it has reached.
+    execute(url, "UPDATE alembic_version SET version_num = 'gone'")
+    assert refused(project) == (
+        "FAILED: the default database is at gone, which is not in this history: bring its "
+        "revision file back (e.g. from git), or name the newest revision to squash with --to"
     )
 
 
