@@ -35,6 +35,7 @@ ADOPTION_WRITES = {
     "migrations/script.py.mako",
     "migrations/alembic.ini",
     *MIGRATION_TOOLS,
+    "migration_tools/squawk.py",  # PostgreSQL projects' part of `migrate lint`
 }
 
 

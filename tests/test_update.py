@@ -147,7 +147,7 @@ def test_changing_the_database_on_update(
     before = revisions(project)
     update = [COPIER, "update", "--trust", "--defaults", "--data", "database=postgresql"]
     result = run(update, project.path, {"PATH": f"{UV.parent}{os.pathsep}{os.environ['PATH']}"})
-    lacks = "alembic-postgresql-enum>=1.11,<1.12, psycopg[binary]>=3.2,<3.4"
+    lacks = "alembic-postgresql-enum>=1.11,<1.12, psycopg[binary]>=3.2,<3.4, squawk-cli>=2.70,<2.71"
     assert f".venv lacks {lacks}: installing the project again" in result.stdout
     assert revisions(project) == before
     assert "psycopg[binary]" in (project.path / "pyproject.toml").read_text()
@@ -171,7 +171,7 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     repository = template_repository(tmp_path / "template")
     copier_yml = repository / "copier.yml"
     current = copier_yml.read_text()
-    copier_yml.write_text(current.replace(" engine,", ""))
+    copier_yml.write_text(current.replace(' "engine",', ""))
     commit(repository, "An older template")
     older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
     copier_yml.write_text(current)
