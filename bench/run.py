@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from copy_phases import phase_table
+
 TEMPLATE = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 UV = BIN / "uv"
@@ -876,13 +878,21 @@ def header(plan: Plan, conditions: Conditions) -> list[str]:
     ]
 
 
+# What the phase table is for, under its heading.
+PHASES_LEGEND = (
+    "The profile behind the `copier copy --skip-tasks` row: the same copies through "
+    "Copier's API, timed phase by phase (medians; bench/copy_phases.py)."
+)
+
+
 def report(
     plan: Plan,
     conditions: Conditions,
     commands: list[Row],
     generation: list[Row],
+    phases: list[str],
 ) -> str:
-    """The Markdown report: the header, then the two tables."""
+    """The Markdown report: the header, then the tables."""
     lines = header(plan, conditions)
     lines += [
         "## Migration commands",
@@ -894,6 +904,12 @@ def report(
         "## Generating a project",
         "",
         *generation_table(generation),
+        "",
+        "## Where `copier copy` spends its time",
+        "",
+        PHASES_LEGEND,
+        "",
+        *phases,
         "",
     ]
     return "\n".join(lines)
@@ -934,7 +950,8 @@ def main() -> None:
         conditions = Conditions(started, template, installed_versions(venv))
         commands = measure(migration_rows(work, venv, plan))
         generation = measure(generation_rows(work, venv, plan))
-        text = report(plan, conditions, commands, generation)
+        phases = phase_table(TEMPLATE, work / "trivial-template", work, plan.runs)
+        text = report(plan, conditions, commands, generation, phases)
         options.output.write_text(text)
         print(f"\n{text}")
     finally:

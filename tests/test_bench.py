@@ -89,3 +89,9 @@ def test_quick_benchmark_writes_the_report(tmp_path: Path) -> None:
         "binds: upgrade + downgrade base, 3 databases",
     ]:
         assert NUMBER.match(rows[name][0]) and rows[name][-1] == "info", rows[name]
+    # The copy row's profile: each phase for both templates, and the difference.
+    assert "## Where `copier copy` spends its time" in text
+    for phase in ["reading copier.yml", "questions: defaults, validators", "total"]:
+        ours, trivial, difference = rows[phase]
+        assert ours.isdigit() and trivial.isdigit(), rows[phase]
+        assert abs(int(difference) - (int(ours) - int(trivial))) <= 1, rows[phase]  # rounding
