@@ -151,6 +151,7 @@ def test_each_rule_flags_its_revision_not_the_safe_or_accepted_form(
         "FAILED: 1 finding in 2 revisions: fix each, or accept it on purpose with "
         "`# lint: allow RULE` on its line"
     )
+    assert sqlite_project.migrate("-q", "lint", ok=False).stdout.splitlines() == [finding]
     # The pre-commit hook's entry point: the same finding, exit 1.
     hook = sqlite_project.run("python", "-m", "migration_tools.lint", str(path), ok=False)
     assert hook.stdout.splitlines() == [finding]

@@ -333,8 +333,8 @@ def lint(config: Config, revision_range: str | None = None) -> None:
     order = {Path(script.path): index for index, script in enumerate(scripts)}
     findings.sort(key=lambda finding: (order[finding.path], finding.line))
     refused = [finding for finding in findings if not finding.allowed]
-    for finding in refused:
-        config.print_stdout(str(finding))
+    for finding in refused:  # shown under `-q` too: they are what the command is for
+        print(finding, file=config.stdout)
     linted = f"{len(scripts)} revision{'s' if len(scripts) != 1 else ''}"
     accepted = len(findings) - len(refused)
     note = f" ({accepted} accepted by `# lint: allow`)" if accepted else ""
