@@ -32,7 +32,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
-from .config import ROOT
+from .config import shown
 
 # `# lint: allow drop-column` or `# lint: allow drop-table, squawk:ban-drop-table`.
 ALLOW = re.compile(r"#\s*lint:\s*allow\s+([\w:, -]+)")
@@ -69,9 +69,7 @@ class Finding:
     allowed: bool = False
 
     def __str__(self) -> str:
-        path = self.path.resolve()
-        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        return f"{shown}:{self.line}: {self.rule}: {self.message}"
+        return f"{shown(self.path)}:{self.line}: {self.rule}: {self.message}"
 
 
 @dataclass
