@@ -192,6 +192,7 @@ TABLE_ARGUMENTS: dict[str, tuple[tuple[int, str], ...]] = {
 HARMLESS = {"f", "get_bind", "get_context", "inline_literal"}
 # Calls that run SQL (on `op` or on a connection): their tables are read from their code.
 RUNS_SQL = {"execute", "exec_driver_sql", "bulk_insert"}
+SQL_CALL = re.compile(rf"\b({'|'.join(sorted(RUNS_SQL))})\(")
 
 
 def touches(revision: Script) -> list[Touch]:
@@ -253,24 +254,23 @@ def check_tables(
     history's operations name that its code names as words; an operation whose table is
     not a literal and names no such table is refused, as it cannot be told apart.
     """
+    touched = {revision.revision: touches(revision) for revision in script.walk_revisions()}
     known = {
         (touch.database, touch.table)
-        for revision in script.walk_revisions()
-        for touch in touches(revision)
+        for found in touched.values()
+        for touch in found
         if touch.table
     }
     sides: list[set[tuple[str, str]]] = [set(), set()]
     where: dict[tuple[int, str, str], str] = {}
     for side, revisions in enumerate((moved, other)):
-        for touch in [touch for revision in revisions for touch in touches(revision)]:
+        for touch in [touch for revision in revisions for touch in touched[revision.revision]]:
             if touch.table:
                 tables = {touch.table}
             else:
                 words = set(re.findall(r"\w+(?:\.\w+)?", touch.code))
                 tables = {table for database, table in known if database == touch.database} & words
-                if not tables and not re.search(
-                    r"\b(execute|exec_driver_sql|bulk_insert)\(", touch.code
-                ):
+                if not tables and not SQL_CALL.search(touch.code):
                     raise CommandError(
                         f"{touch.where}: cannot tell which table this operation touches: "
                         f"check both branches by hand, and write a merge revision: `{merge}`"
