@@ -121,7 +121,6 @@ def squawk_findings(config: Config, scripts: list[Script], target: str) -> list[
     }
     if not parts:
         return []
-    findings = []
     with tempfile.TemporaryDirectory(prefix="lint-") as folder:
         files = {}
         for (database, revision), lines in parts.items():
@@ -138,11 +137,17 @@ def squawk_findings(config: Config, scripts: list[Script], target: str) -> list[
         reported = json.loads(result.stdout)
     except json.JSONDecodeError:
         raise CommandError(f"squawk failed: {(result.stderr or result.stdout).strip()}") from None
+    functions_in: dict[Path, dict[str, ast.FunctionDef]] = {}  # each file read once
+    found: dict[Path, list[Finding]] = {}
     for problem in reported:
         database, revision = files[problem["file"]]
         path = Path(wanted[revision].path)
-        tree = ast.parse(path.read_text())
-        functions = {function.name: function for function, _ in upgrade_functions(tree)}
+        if path not in functions_in:
+            tree = ast.parse(path.read_text())
+            functions_in[path] = {
+                function.name: function for function, _ in upgrade_functions(tree)
+            }
+        functions = functions_in[path]
         function = functions.get(f"upgrade_{database}") or functions["upgrade"]
         statement = statement_at(parts[database, revision], problem["line"])
         help_ = f" ({problem['help'].rstrip('.')})" if problem.get("help") else ""
@@ -153,5 +158,5 @@ def squawk_findings(config: Config, scripts: list[Script], target: str) -> list[
             f"squawk:{problem['rule_name']}",
             f"{problem['message'].rstrip('.')}{help_}{in_database}: {statement}",
         )
-        findings += mark_allowed(path, [finding])
-    return findings
+        found.setdefault(path, []).append(finding)
+    return [finding for path, group in found.items() for finding in mark_allowed(path, group)]
