@@ -10,20 +10,16 @@ import gc
 import re
 import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, requires, version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from alembic.config import CommandLine, Config
     from flask import Flask
 
-# The releases of each package this project is tested with: the oldest, and the first
-# one not yet tested.
-TESTED = {
-{%- for name, oldest, untested in requirements + (postgresql_requirements if database == "postgresql" else []) %}
-    "{{ name }}": ("{{ oldest }}", "{{ untested }}"),
-{%- endfor %}
-}
+#: This package's name on PyPI: its metadata lists the releases it supports.
+DISTRIBUTION = "flask-alembic-runtime"
 
 
 def release(text: str) -> tuple[int, ...]:
@@ -31,22 +27,35 @@ def release(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
 
 
-def require_tested_versions() -> None:
-    """Stop with one line when a package is older than this project is tested with."""
+def oldest_supported() -> dict[str, str]:
+    """The oldest release of each dependency this package supports, from its metadata
+    (`name>=X` in its requirements), so that the check and the package never disagree."""
+    oldest = {}
+    for requirement in requires(DISTRIBUTION) or []:
+        if ";" in requirement:  # an extra's, or another platform's
+            continue
+        found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)[^;]*?>=\s*([0-9][^,;\s]*)", requirement)
+        if found:
+            oldest[found[1].lower()] = found[2]
+    return oldest
+
+
+def require_supported_versions() -> None:
+    """Stop with one line when a package is older than this package supports."""
     outdated = {}
-    for name, (oldest, untested) in TESTED.items():
+    for name, oldest in oldest_supported().items():
         try:
             installed = version(name)
         except PackageNotFoundError:
             installed = "none"
         if installed == "none" or release(installed) < release(oldest):
-            outdated[name] = (installed, f"'{name}>={oldest},<{untested}'")
+            outdated[name] = (installed, oldest)
     if outdated:
         found = ", ".join(f"{name} {installed}" for name, (installed, _) in outdated.items())
-        ranges = " ".join(wanted for _, wanted in outdated.values())
+        wanted = ", ".join(f"{name}>={oldest}" for name, (_, oldest) in outdated.items())
         sys.exit(
-            f"FAILED: this project is tested with newer packages than {found}: "
-            f"pip install --upgrade {ranges}"
+            f"FAILED: {DISTRIBUTION} needs {wanted}; this environment has {found}: raise "
+            "them in the project's dependencies, then reinstall (uv sync, or pip install -e .)"
         )
 
 
@@ -84,6 +93,46 @@ def lint(config: "Config", revision_range: str | None = None) -> None:
     lint_revisions(config, revision_range)
 
 
+#: The revision a command takes when none is given: `migrate upgrade` is `upgrade head`.
+DEFAULT_REVISIONS = {"upgrade": "head"}
+
+#: The options, Alembic's and its commands', that take a value: what follows them is not
+#: a command's positional argument.
+VALUE_OPTIONS = ("-c", "--config", "-n", "--name", "-x", "--tag", "-m", "--message")
+
+
+def with_default_revision(argv: list[str]) -> list[str]:
+    """`argv` with DEFAULT_REVISIONS' revision added where the command has none."""
+    positional: list[str] = []
+    expects_value = False
+    for argument in argv:
+        if expects_value:
+            expects_value = False
+        elif argument in VALUE_OPTIONS:
+            expects_value = True
+        elif argument == "--":
+            return argv
+        elif not argument.startswith("-"):
+            positional.append(argument)
+    if len(positional) == 1 and positional[0] in DEFAULT_REVISIONS:
+        return [*argv, DEFAULT_REVISIONS[positional[0]]]
+    return argv
+
+
+def list_templates(config: "Config") -> None:
+    """List available templates: this package's (`flask`, `flask-multidb`), then Alembic's."""
+    from alembic import command
+
+    from .config import TEMPLATES
+
+    config.print_stdout("This project's templates:\n")
+    for template in sorted(TEMPLATES.iterdir()):
+        synopsis = (template / "README").read_text().splitlines()[0]
+        config.print_stdout(f"{template.name} - {synopsis}")
+    config.print_stdout("")
+    command.list_templates(config)
+
+
 def alembic_command_line(prog: str) -> "CommandLine":
     """Alembic's own parser, named after this command, with friendlier defaults and this
     project's own commands: doctor, squash, rebase and lint."""
@@ -111,33 +160,36 @@ def alembic_command_line(prog: str) -> "CommandLine":
         metavar="REV_RANGE",
         help="the revisions to lint, e.g. abc123:head (default: all)",
     )
-    for action in commands["upgrade"]._actions:
-        if action.dest == "revision":  # `migrate upgrade` alone means `upgrade head`
-            action.nargs, action.default = "?", "head"
-            action.help = "revision identifier (default: head)"
+    for name, revision in DEFAULT_REVISIONS.items():
+        # Its usage line shows the revision as optional (see with_default_revision).
+        usage = commands[name].format_usage().removeprefix("usage: ").rstrip()
+        commands[name].usage = re.sub(r" revision$", " [revision]", usage)
+        commands[name].epilog = f"REVISION may be left out: {revision}."
     commands["init"].set_defaults(template="flask")
-    for action in command_line.parser._actions:
-        if action.dest == "config":
-            action.help = "an alembic.ini or pyproject.toml (default: both of the project's)"
     return command_line
 
 
-def run_alembic(argv: list[str], prog: str, load_app: Callable[[], "Flask"]) -> None:
+def run_alembic(
+    argv: list[str], prog: str, load_app: Callable[[], "Flask"], root: Path | None = None
+) -> None:
     """Run one Alembic command, as the last thing the process does; an error prints one
     line and exits 1.
 
     `prog` is how the user called it, for the usage lines; `load_app` gives the app to
-    the commands that need it outside env.py (`doctor`).
+    the commands that need it outside env.py (`doctor`); `root` is the project's folder
+    (default: the nearest one with a pyproject.toml, from the current folder up).
     """
     from .config import alembic_config
 
-    require_tested_versions()
+    require_supported_versions()
     command_line = alembic_command_line(prog)
-    options = command_line.parser.parse_args(argv or ["--help"])
+    options = command_line.parser.parse_args(with_default_revision(argv) or ["--help"])
     if not hasattr(options, "cmd"):
         command_line.parser.error("name a command, e.g. `upgrade`; `--help` lists them")
     raiseerr, options.raiseerr = options.raiseerr, True
-    config = alembic_config(options)
+    if options.cmd[0].__name__ == "list_templates":
+        options.cmd = (list_templates, [], [])
+    config = alembic_config(options, root)
     config.attributes["load_app"] = load_app
     config.command = f"python {prog}" if prog.split()[0].endswith(".py") else prog
     if options.cmd[0].__name__ == "history" and not options.indicate_current:
@@ -149,7 +201,7 @@ def run_alembic(argv: list[str], prog: str, load_app: Callable[[], "Flask"]) -> 
     except Exception as error:
         from .errors import error_line
 
-        line = None if raiseerr else error_line(error)
+        line = None if raiseerr else error_line(error, config.command)
         if line is None:  # asked for, or not an error we know: the traceback
             raise
         sys.exit(f"FAILED: {line}")

@@ -21,14 +21,14 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError, to_tuple
 from flask import current_app
 
-from .config import shown
+from .config import command_of, shown
 from .schema import version_of
 
 
 def rebase(config: Config, revision: str, onto: str | None = None) -> None:
     """Re-parent `revision` and its descendants onto the other head; print what changed."""
     script = ScriptDirectory.from_config(config)
-    merge = f'{config.command} merge heads -m "merge"'
+    merge = f'{command_of(config)} merge heads -m "merge"'
     heads = set(script.get_heads())
     if len(heads) < 2:
         raise CommandError(
@@ -303,7 +303,7 @@ def check_databases(config: Config, first: Script, moved: list[Script], merge: s
         if current & names:
             raise CommandError(
                 f"the {name} database has applied {', '.join(sorted(current & names))}, a "
-                f"revision this would move: downgrade it first (`{config.command} downgrade "
+                f"revision this would move: downgrade it first (`{command_of(config)} downgrade "
                 f"{first.revision}@{first.down_revision or 'base'}`), or write a merge "
                 f"revision: `{merge}`"
             )

@@ -40,8 +40,10 @@ from alembic.util import CommandError, to_tuple
 from flask import current_app
 from sqlalchemy import (
     Connection,
+    Constraint,
     Dialect,
     Engine,
+    Index,
     MetaData,
     Table,
     UniqueConstraint,
@@ -54,7 +56,7 @@ from sqlalchemy.exc import CompileError
 from sqlalchemy.sql.elements import conv
 from sqlalchemy.types import TypeEngine
 
-from .config import shown
+from .config import command_of, shown
 from .doctor import quiet_config
 from .schema import (
     VERSION_TABLE,
@@ -157,7 +159,7 @@ def default_target(
     if len(heads) > 1:
         raise CommandError(
             f"the history has {len(heads)} heads ({', '.join(sorted(heads))}): merge "
-            f'them first (`{config.command} merge heads -m "merge"`), or name the '
+            f'them first (`{command_of(config)} merge heads -m "merge"`), or name the '
             "newest revision to squash with --to"
         )
     head = heads[0]
@@ -183,7 +185,7 @@ def default_target(
         raise CommandError(
             f"the {', '.join(empty)} database{'s have' if len(empty) > 1 else ' has'} no "
             f"revision yet ({others}), so no revision is one every database has reached: "
-            f"upgrade {'them' if len(empty) > 1 else 'it'} first (`{config.command} upgrade`), "
+            f"upgrade {'them' if len(empty) > 1 else 'it'} first (`{command_of(config)} upgrade`), "
             "or name the newest revision to squash with --to"
         )
     if all(current == {head} for current in at.values()):
@@ -245,7 +247,7 @@ def check_databases(
         if current & removed:
             raise CommandError(
                 f"the {name} database is at {', '.join(sorted(current & removed))}, which the "
-                f"squash removes: upgrade it first (`{config.command} upgrade "
+                f"squash removes: upgrade it first (`{command_of(config)} upgrade "
                 f"{squashed[0].revision}`), then squash"
             )
         checked.append(f"{name} ({state})")
@@ -287,7 +289,7 @@ def reflect(engine: Engine) -> MetaData:
 
         def column_reflect(inspector: Any, table: Table, column: dict[str, Any]) -> None:
             default = column.get("default")
-            impl.autogen_column_reflect(inspector, table, column)
+            impl.autogen_column_reflect(inspector, table, column)  # type: ignore[no-untyped-call]
             serial = SERIAL_DEFAULT.match(default) if isinstance(default, str) else None
             if serial and "default" not in column:  # a serial column; its table renamed?
                 created = f"{table.name}_{column['name']}_seq"  # what PostgreSQL names it
@@ -306,12 +308,12 @@ def reflect(engine: Engine) -> MetaData:
         for table in metadata.tables.values():
             # MySQL reflects a unique constraint as its index.
             uniques = inspector.get_unique_constraints(table.name)
-            constraints = {unique.get("duplicates_index") for unique in uniques} - {None}
+            constraints = {name for unique in uniques if (name := unique.get("duplicates_index"))}
             tidy(table, server_defaults, constraints)
     return metadata
 
 
-def simplest(type_: TypeEngine, dialect: Dialect) -> TypeEngine:
+def simplest(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
     """The generic type, with no arguments if it needs none, where the database spells it
     the same: `sa.Double()` for DOUBLE_PRECISION(precision=53), `sa.String(length=100)`
     for VARCHAR(length=100), `sa.Integer()` for MariaDB's INTEGER(display_width=11)."""
@@ -355,13 +357,15 @@ def tidy(table: Table, server_defaults: dict[str, str], unique_constraints: set[
     for index in [index for index in table.indexes if index.name in unique_constraints]:
         table.indexes.remove(index)
         table.append_constraint(UniqueConstraint(*index.columns, name=index.name))
-    for item in [*table.constraints, *table.indexes]:
-        if item.name:
+    named: list[Constraint | Index] = [*table.constraints, *table.indexes]
+    for item in named:
+        if isinstance(item.name, str):
             item.name = conv(item.name)
-    for item in [table, *table.constraints, *table.indexes]:
-        for option, value in list(item.dialect_kwargs.items()):
+    for item_with_options in [table, *named]:
+        options = item_with_options.dialect_kwargs
+        for option, value in list(options.items()):
             if value in ([], False, None):  # e.g. postgresql_ignore_search_path=False
-                del item.dialect_kwargs[option]
+                del options[option]
 
 
 def mysql_defaults(connection: Connection) -> dict[str, str]:
@@ -411,12 +415,14 @@ def write_baseline(
         that database's operations instead of the models'."""
         name = names[migration_context.connection.engine]
         operations = produce_migrations(migration_context, built[name])
+        upgrade_ops, downgrade_ops = operations.upgrade_ops, operations.downgrade_ops
+        assert upgrade_ops is not None and downgrade_ops is not None  # produce_migrations made both
         # A serial column's sequence keeps its name from before a table's rename.
         for created, sequence in built[name].info.get("sequences", {}).items():
             rename = f"ALTER SEQUENCE {created} RENAME TO {sequence}"
-            operations.upgrade_ops.ops.append(ops.ExecuteSQLOp(rename))
-        directives[0].upgrade_ops_list[-1].ops = operations.upgrade_ops.ops
-        directives[0].downgrade_ops_list[-1].ops = operations.downgrade_ops.ops
+            upgrade_ops.ops.append(ops.ExecuteSQLOp(rename))
+        directives[0].upgrade_ops_list[-1].ops = upgrade_ops.ops
+        directives[0].downgrade_ops_list[-1].ops = downgrade_ops.ops
 
     run = quiet_config(config, "lock=off")
     use_history(run, [folder])

@@ -136,12 +136,12 @@ def scratch_database(beside: Engine) -> Iterator[Engine]:
         server.dispose()
 
 
-def models_differ(diffs: list[Any]) -> str:
-    """What `check` found, in one line with the fix."""
+def models_differ(diffs: list[Any], command: str = "python manage.py migrate") -> str:
+    """What `check` found, in one line with the fix in the words of `command`."""
     changes = ", ".join(describe_change(diff) for diff in diffs)
     return (
         f"the models differ from the migrations ({changes}): write a revision with "
-        "`python manage.py migrate revision --autogenerate -m MESSAGE`"
+        f"`{command} revision --autogenerate -m MESSAGE`"
     )
 
 

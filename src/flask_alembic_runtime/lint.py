@@ -25,6 +25,7 @@ import ast
 import re
 import sys
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from alembic.config import Config
@@ -32,7 +33,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
-from .config import shown
+from .config import command_of, shown
 
 # `# lint: allow drop-column` or `# lint: allow drop-table, squawk:ban-drop-table`.
 ALLOW = re.compile(r"#\s*lint:\s*allow\s+([\w:, -]+)")
@@ -205,6 +206,7 @@ def check_function(
         if operation.name == "drop_column":
             if twin := renames.get(id(operation)):
                 new_name, old_type = column(twin)[:2]
+                assert old_type is not None  # a twin has the dropped column's type
                 rule = "drop-add-rename"
                 message = (
                     f"{table}.{name} is dropped and {table}.{new_name} added, both "
@@ -312,11 +314,12 @@ def revisions(script: ScriptDirectory, revision_range: str | None, command_: str
 def sql_findings(
     config: Config, scripts: list[Script], revision_range: str | None
 ) -> list[Finding]:
-    """squawk's findings in the revisions' SQL, where the project has squawk.py (PostgreSQL)."""
-    try:
-        from .squawk import squawk_findings
-    except ModuleNotFoundError:  # not a PostgreSQL project
+    """squawk's findings in the revisions' SQL, in a PostgreSQL project (one whose
+    dependencies include alembic-postgresql-enum, as the template writes them)."""
+    if find_spec("alembic_postgresql_enum") is None:
         return []
+    from .squawk import squawk_findings
+
     start, _, end = (revision_range or "").rpartition(":")
     target = f"{start}:{end or 'heads'}" if start else end or "heads"
     return squawk_findings(config, scripts, target)
@@ -324,7 +327,7 @@ def sql_findings(
 
 def lint(config: Config, revision_range: str | None = None) -> None:
     """`migrate lint [REV_RANGE]`: print each finding not accepted, and fail if any."""
-    command_ = getattr(config, "command", "alembic")
+    command_ = command_of(config)
     scripts = revisions(ScriptDirectory.from_config(config), revision_range, command_)
     findings = [finding for script in scripts for finding in check_file(Path(script.path))]
     findings += sql_findings(config, scripts, revision_range)

@@ -1,0 +1,28 @@
+"""flask-alembic-runtime: the migration machinery of Flask projects made with
+flask-alembic-template.
+
+A project's `migrations/env.py` calls `run_migrations(...)` with its settings; its
+`manage.py migrate` and `flask db` run `command.run_alembic`; doctor, squash, rebase and
+lint are commands of that group. Each module is imported only by what uses it, so that
+importing this package costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.6.0"
+
+__all__ = ["__version__", "run_migrations"]
+
+if TYPE_CHECKING:
+    from .environment import run_migrations
+
+
+def __getattr__(name: str) -> Any:
+    """`run_migrations`, imported when first used (it loads Flask and SQLAlchemy)."""
+    if name == "run_migrations":
+        from .environment import run_migrations
+
+        return run_migrations
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

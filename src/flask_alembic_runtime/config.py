@@ -1,0 +1,76 @@
+"""A project's Alembic settings: `[tool.alembic]` in its pyproject.toml, and the
+`migrations/alembic.ini` a project adopted from Flask-Migrate keeps; and the `flask` and
+`flask-multidb` templates that `migrate init` offers beside Alembic's."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+
+#: The templates of this package's migration environments (`migrate init -t NAME`).
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The project a command runs in: the nearest folder, from `start` (default: the
+    current one) upwards, with a pyproject.toml; else `start` itself."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+class MigrateConfig(Config):
+    """Alembic's Config, offering this package's environments as `flask` and
+    `flask-multidb`, and speaking of the command line it was run from."""
+
+    #: How users run the commands, e.g. "python manage.py migrate" or "flask db".
+    command = "python manage.py migrate"
+
+    def get_template_directory(self) -> str:
+        """This package's templates for `init -t flask` or `-t flask-multidb`, else Alembic's."""
+        template = getattr(self.cmd_opts, "template", None)
+        if template is not None and (TEMPLATES / template).is_dir():
+            return str(TEMPLATES)
+        return super().get_template_directory()
+
+    def print_stdout(self, text: str, *arg: Any) -> None:
+        """Print Alembic's messages, with its usage hints in this command's words."""
+        super().print_stdout(text.replace("alembic init", f"{self.command} init"), *arg)
+
+
+def command_of(config: Config) -> str:
+    """How the user runs the commands, for the fixes a message gives: `MigrateConfig.command`,
+    or plain "alembic" for a Config that Alembic's own command line made."""
+    return config.command if isinstance(config, MigrateConfig) else "alembic"
+
+
+def alembic_config(options: Namespace | None = None, root: Path | None = None) -> MigrateConfig:
+    """The project's Alembic config: `[tool.alembic]` in pyproject.toml and
+    `migrations/alembic.ini` (where it exists) of the project at `root` (default: found
+    from the current folder), or what -c names."""
+    root = root or project_root()
+    kept_ini = root / "migrations" / "alembic.ini"
+    toml_file: Path | str = root / "pyproject.toml"
+    ini_file: Path | str | None = kept_ini if kept_ini.exists() else None
+    for path in getattr(options, "config", None) or []:
+        if Path(path).name == "pyproject.toml":
+            toml_file = path
+        else:
+            ini_file = path
+    if options is not None and options.cmd[0].__name__ == "init":
+        # A new environment gets an alembic.ini of its own, as with Flask-Migrate.
+        ini_file = Path(options.directory) / "alembic.ini"
+    section = getattr(options, "name", None) or "alembic"  # -n: the ini file's section
+    return MigrateConfig(file_=ini_file, toml_file=toml_file, ini_section=section, cmd_opts=options)
+
+
+def shown(path: Path | str) -> Path:
+    """A path as the user knows it: from the current folder, where it lies below it."""
+    path = Path(path).resolve()
+    here = Path.cwd()
+    return path.relative_to(here) if path.is_relative_to(here) else path

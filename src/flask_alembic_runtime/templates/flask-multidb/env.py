@@ -1,0 +1,1 @@
+../flask/env.py

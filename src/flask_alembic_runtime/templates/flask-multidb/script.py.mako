@@ -1,0 +1,1 @@
+../flask/script.py.mako
