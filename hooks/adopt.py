@@ -6,14 +6,18 @@ the project lacks and changes nothing it has:
 - Alembic's settings: `[tool.alembic]` appended to pyproject.toml when the project has one,
   else the two keys migrations/alembic.ini (Flask-Migrate's) needs for `alembic -c`;
 - an empty migrations/versions/ when there is none.
-Then, in the project's virtualenv, `python manage.py migrate doctor`.
+Then, in the project's virtualenv, `python manage.py migrate doctor`: the migrations run
+on flask-alembic-runtime, which the virtualenv must have (the proof says how to add it).
 
-Run by hand from the project root: python path/to/hooks/adopt.py path/to/template/.gitignore
+Run by hand from the project root:
+    python path/to/hooks/adopt.py path/to/template/.gitignore --requirement 'REQUIREMENT'
 """
 
 import argparse
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from progress import run, say, skipped
@@ -80,9 +84,20 @@ def project_python(project: Path) -> Path | None:
     return next((python for python in pythons if python.exists()), None)
 
 
+def has_library(python: Path) -> bool:
+    """Whether the interpreter can import flask_alembic_runtime."""
+    probe = [python, "-c", "import importlib.util, sys; sys.exit(not importlib.util.find_spec('flask_alembic_runtime'))"]  # fmt: skip
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("template_gitignore", type=Path)
+    parser.add_argument(
+        "--requirement",
+        required=True,
+        help="flask-alembic-runtime's line, as pyproject.toml takes it",
+    )
     parser.add_argument("--prove", action=argparse.BooleanOptionalAction, default=True)
     options = parser.parse_args()
     project = Path.cwd()
@@ -95,6 +110,13 @@ def main() -> None:
     if python is None:
         skipped("Adoption proof", "no virtualenv found: run `python manage.py migrate doctor`")
         return
+    if not has_library(python):
+        requirement = options.requirement
+        sys.exit(
+            f"  FAILED: the migrations now run on flask-alembic-runtime, which {python} lacks: "
+            f"add '{requirement}' to the project's dependencies, install it (pip install "
+            f"'{requirement}', or uv pip install), then run `python manage.py migrate doctor`"
+        )
     doctor = [python, "manage.py", "migrate", "doctor"]
     for line in run("Adoption proof (migrate doctor)", doctor, project).splitlines():
         say(f"  {line}")

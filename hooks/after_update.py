@@ -15,14 +15,21 @@ from pathlib import Path
 from progress import run, say
 from setup_env import OFFLINE_HINT, install_command, venv_python
 
-# Prints the project's requirements that its virtualenv lacks, one per line.
+# Prints the project's requirements that its virtualenv lacks, one per line: not installed,
+# or installed from another commit than a `name @ git+URL@COMMIT` line pins (PEP 610's
+# direct_url.json records the commit), as when an update moves flask-alembic-runtime's pin.
 MISSING = """\
-import re, sys
-from importlib.metadata import PackageNotFoundError, version
+import json, re, sys
+from importlib.metadata import PackageNotFoundError, distribution
 for requirement in sys.argv[1:]:
     try:
-        version(re.match(r"[A-Za-z0-9_.-]+", requirement).group())
+        found = distribution(re.match(r"[A-Za-z0-9_.-]+", requirement).group())
     except PackageNotFoundError:
+        print(requirement)
+        continue
+    pinned = re.search(r"@ *git\\+\\S+@([0-9a-f]{40})", requirement)
+    origin = json.loads(found.read_text("direct_url.json") or "{}")
+    if pinned and origin.get("vcs_info", {}).get("commit_id") != pinned[1]:
         print(requirement)
 """
 
@@ -33,7 +40,7 @@ def missing_requirements(project: Path) -> list[str]:
     wanted = metadata.get("dependencies", [])
     wanted += metadata.get("optional-dependencies", {}).get("dev", [])
     check = [venv_python(project), "-c", MISSING, *wanted]
-    return subprocess.run(check, capture_output=True, text=True, check=True).stdout.split()
+    return subprocess.run(check, capture_output=True, text=True, check=True).stdout.splitlines()
 
 
 def conflicted_files(project: Path) -> list[str]:

@@ -6,8 +6,11 @@ Run by hand from the project root: python path/to/hooks/setup_env.py
 """
 
 import os
+import re
 import shutil
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from progress import run
@@ -25,9 +28,19 @@ def venv_python(project: Path) -> Path:
     return python_in(project / ".venv")
 
 
+def has_pip(python: Path) -> bool:
+    """Whether the virtualenv of `python` has pip (one that uv made has not)."""
+    probe = [python, "-c", "import pip"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
 def install_command(project: Path) -> list[str | Path]:
-    """The command that installs the project and its dev extra into `.venv`."""
+    """The command that installs the project and its dev extra into `.venv`: with uv when
+    it is on PATH, else pip; with the uv installed beside Copier when `.venv` has no pip."""
     uv = shutil.which("uv")
+    beside_copier = Path(sys.executable).with_name("uv")
+    if uv is None and beside_copier.exists() and not has_pip(venv_python(project)):
+        uv = str(beside_copier)
     if uv and (project / "uv.lock").exists():
         return [uv, "sync", "--quiet", "--compile-bytecode"]  # and updates uv.lock
     if uv:
@@ -37,8 +50,28 @@ def install_command(project: Path) -> list[str | Path]:
     return [venv_python(project), "-m", "pip", "install", "--quiet", "-e", ".[dev]"]
 
 
+def require_pinned_commit(project: Path) -> None:
+    """Stop with one line when flask-alembic-runtime is pinned to a commit its local template
+    repository does not have: Copier copied uncommitted template changes from a commit of
+    its own, made in a temporary clone that is gone once the copy ends."""
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    for requirement in dependencies.get("dependencies", []):
+        pinned = re.search(r"@ *git\+file://localhost(/\S+)@([0-9a-f]{40})$", requirement)
+        if pinned is None:
+            continue
+        repository, commit = pinned.groups()
+        probe = ["git", "-C", repository, "cat-file", "-e", f"{commit}^{{commit}}"]
+        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+            sys.exit(
+                f"  FAILED: the template at {repository} has uncommitted changes, and the "
+                "project's pin of flask-alembic-runtime names a commit only Copier's temporary "
+                "copy had: commit them in the template, then copy again"
+            )
+
+
 def main() -> None:
     project = Path.cwd()
+    require_pinned_commit(project)
     uv = shutil.which("uv")
     if uv:
         # Compiled now, so that no command pays for it later (pip compiles by default).

@@ -45,7 +45,7 @@ def main() -> None:
         command = [str(venv_python(Path.cwd())), __file__, *sys.argv[1:], "--in-venv"]
         sys.exit(subprocess.run(command, check=False).returncode)
 
-    sys.path.insert(0, str(Path.cwd()))  # the project: its app, manage.py, migration_tools
+    sys.path.insert(0, str(Path.cwd()))  # the project: its app and manage.py
     with scratch_database(answers["database"]) as url, scratch_binds(answers["binds"]):
         if url is None:
             skipped(
@@ -70,7 +70,7 @@ def scratch_database(database: str) -> Iterator[str | None]:
         return
     from sqlalchemy import create_engine
 
-    from migration_tools.schema import scratch_database as database_beside
+    from flask_alembic_runtime.schema import scratch_database as database_beside
 
     with ExitStack() as stack:
         try:
@@ -102,7 +102,7 @@ def verify(answers: dict[str, object], database_steps: bool) -> None:
     migrate = "DATABASE_URL=<scratch database> .venv/bin/python manage.py migrate"
     with step("Migration environment loads (heads)", f"{migrate} heads"):
         import manage
-        from migration_tools.config import alembic_config
+        from flask_alembic_runtime.config import alembic_config
 
         manage.load_app().app_context().push()
         config = alembic_config()
