@@ -21,6 +21,7 @@ servers on 127.0.0.1 and are skipped, with a note, when they are down.
 """
 
 import argparse
+import atexit
 import json
 import os
 import platform
@@ -37,12 +38,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
 from copy_phases import phase_table
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+# What a template copy leaves out of its git repository.
+NOT_TEMPLATE = shutil.ignore_patterns(
+    ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "node_modules"
+)
 BIN = Path(sys.executable).parent
 UV = BIN / "uv"
 COPIER = BIN / "copier"
@@ -425,7 +431,7 @@ def venv_bin(venv: Path, program: str) -> Path:
 
 def render_ours(destination: Path) -> Path:
     """A project from this template, its hooks skipped."""
-    copier_copy(TEMPLATE, destination, "--skip-tasks")
+    copier_copy(source(), destination, "--skip-tasks")
     return destination
 
 
@@ -723,21 +729,31 @@ def copy_rows(work: Path, runs: int) -> Iterator[Row]:
     trivial = trivial_template(work / "trivial-template")
     peer = f"trivial template ({len(template_files())} files)"
     jobs = {
-        "ours": lambda _: copier_copy(TEMPLATE, work / "copy-ours", "--skip-tasks"),
+        "ours": lambda _: copier_copy(source(), work / "copy-ours", "--skip-tasks"),
         peer: lambda _: copier_copy(trivial, work / "copy-trivial"),
     }
     yield Row("copier copy --skip-tasks", paired(runs, jobs), (Target(1.20, peer),))
-    jobs = {"ours": lambda i: copier_copy(TEMPLATE, work / "hooks" / f"copy{i}")}
+    jobs = {"ours": lambda i: copier_copy(source(), work / "hooks" / f"copy{i}")}
     (work / "hooks").mkdir()
     yield Row("copier copy, hooks with uv", paired(runs, jobs), (Target(5.0),))
+
+
+@cache
+def source() -> Path:
+    """This template's working tree, committed or not, as a git repository of its own:
+    projects copied from it pin flask-alembic-runtime at a commit that exists (Copier's
+    commit of a dirty tree lives only in its temporary clone)."""
+    template = Path(tempfile.mkdtemp(prefix="bench-template-"))
+    atexit.register(shutil.rmtree, template, ignore_errors=True)
+    shutil.copytree(TEMPLATE, template, ignore=NOT_TEMPLATE, dirs_exist_ok=True)
+    git_commit_all(template, "The template as benchmarked")
+    return template
 
 
 def update_row(work: Path, runs: int) -> Row:
     """`copier update` from v1 to v2 of a copy of this template (v2: a line in env.py)."""
     template = work / "template-repo"
-    shutil.copytree(
-        TEMPLATE, template, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__")
-    )
+    shutil.copytree(TEMPLATE, template, ignore=NOT_TEMPLATE)
     for tag in ("v1", "v2"):
         env_py = template / "template" / "migrations" / "env.py.jinja"
         env_py.write_text(env_py.read_text() + f"# {tag}\n")
@@ -810,7 +826,7 @@ def binds_row(work: Path, venv: Path, runs: int) -> Row:
     """upgrade then downgrade base on the main database and two binds: ours (its own .venv,
     made by the hooks) against Flask-Migrate's multidb template."""
     project = work / "binds"
-    copier_copy(TEMPLATE, project, "--data", "binds=[analytics, archive]")
+    copier_copy(source(), project, "--data", "binds=[analytics, archive]")
     ours = [venv_bin(project / ".venv", "python"), "manage.py", "migrate"]
     peer = flask_migrate_twin(work / "flask-migrate-multidb", venv, FLASK_MIGRATE_MULTIDB_APP)
     flask = [venv_bin(venv, "flask"), "--app", "app", "db"]

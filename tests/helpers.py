@@ -2,13 +2,16 @@
 result into a real virtualenv with uv, run the generated project's own commands, and
 look into databases. Fixtures are in conftest.py."""
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import copier
@@ -17,21 +20,6 @@ from sqlalchemy import Engine, create_engine, inspect, text
 TEMPLATE = Path(__file__).resolve().parents[1]
 UV = Path(sys.executable).with_name("uv")
 COPIER = Path(sys.executable).with_name("copier")
-
-# The migration tooling beside the app that every project gets, adopted ones included
-# (new projects also get format_revision.py and heads.py: see test_generate.py).
-MIGRATION_TOOLS = {
-    "migration_tools/__init__.py",
-    "migration_tools/cli.py",
-    "migration_tools/command.py",
-    "migration_tools/config.py",
-    "migration_tools/doctor.py",
-    "migration_tools/errors.py",
-    "migration_tools/lint.py",
-    "migration_tools/rebase.py",
-    "migration_tools/schema.py",
-    "migration_tools/squash.py",
-}
 
 # The commands `migrate` adds to Alembic's, in the order `migrate --help` lists them.
 OWN_COMMANDS = ("doctor", "squash", "rebase", "lint")
@@ -46,14 +34,14 @@ ISOLATED_VARIABLES = ("DATABASE_URL", "TEST_DATABASE_URL", "VIRTUAL_ENV", "ALEMB
 def render(
     destination: Path,
     skip_tasks: bool = True,
-    source: Path = TEMPLATE,
+    source: Path | None = None,
     vcs_ref: str = "HEAD",
     **answers: object,
 ) -> Path:
     """Copy a template to `destination`: by default this one, its working tree as it is,
-    committed or not; else a template repository at a tag or commit."""
+    committed or not (see `snapshot`); else a template repository at a tag or commit."""
     copier.run_copy(
-        str(source),
+        str(source or snapshot()),
         destination,
         data=answers,
         defaults=True,
@@ -65,11 +53,24 @@ def render(
     return destination
 
 
+@cache
+def snapshot() -> Path:
+    """This template's working tree, committed or not, as a git repository of its own, made
+    once per test process: projects rendered from it pin flask-alembic-runtime at a commit
+    that exists (Copier's commit of a dirty tree lives only in a temporary clone)."""
+    folder = Path(tempfile.mkdtemp(prefix="template-snapshot-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return template_repository(folder / "template")
+
+
 def template_repository(destination: Path) -> Path:
     """A git repository holding a copy of the template's working tree, committed."""
     shutil.copytree(
         TEMPLATE, destination,
-        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache"),
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache",
+            "node_modules", ".coverage",
+        ),
     )  # fmt: skip
     run(["git", "init", "--quiet"], destination, {})
     commit(destination, "The template")

@@ -231,3 +231,29 @@ def test_uv_sync_then_uv_run_pytest(tmp_path: Path) -> None:
     result = run([UV, "run", "pytest", "-q", "-p", "no:cacheprovider"], project, {}, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
+
+
+def test_the_image_installs_wheels_built_in_a_stage_with_git(tmp_path: Path) -> None:
+    """The Dockerfile's two install steps, run here with pip as in python:3.12-slim: the
+    first stage builds a wheel of every dependency (the library's from its git pin), the
+    final one installs them with no index and no git, and the app's commands work."""
+    project = render(tmp_path / "project")
+    text = (project / "Dockerfile").read_text().replace("\\\n", " ")
+    steps = re.findall(r"^RUN (.+)$", text, re.MULTILINE)
+    build = next(step for step in steps if "pip wheel" in step)
+    # The final stage mounts the first one's /wheels: here, a folder.
+    install = re.sub(r"^--mount=\S+\s+", "", next(step for step in steps if "--no-index" in step))
+    assert install.startswith("pip install --no-index /wheels/")
+    wheels, requirements = tmp_path / "wheels", tmp_path / "requirements.txt"
+    for stage, step, cwd in [("build", build, project), ("final", install, tmp_path)]:
+        venv = tmp_path / stage
+        run(["python3", "-m", "venv", venv], tmp_path, {})
+        shell = step.replace("/wheels", str(wheels)).replace("requirements.txt", str(requirements))
+        run(["sh", "-c", shell], cwd, {"PATH": f"{venv / 'bin'}:/usr/bin:/bin"})
+    assert any(wheels.glob("flask_alembic_runtime-*.whl"))
+    final = tmp_path / "final" / "bin"
+    routes = run([final / "flask", "--app", "my_flask_app", "routes"], project, {})
+    assert "/health" in routes.stdout
+    heads = run([final / "python", "manage.py", "migrate", "heads"], project, {})
+    assert heads.returncode == 0
+    assert (final / "gunicorn").exists()

@@ -2,11 +2,12 @@
 `migrate` command, `.flaskenv` names the app, and Flask-Migrate keeps its own `flask db`
 where it is installed."""
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import OWN_COMMANDS, UV, Project, render
+from helpers import OWN_COMMANDS, UV, Project, render, run
 
 # Alembic's own command line, asked in the project's virtualenv: its commands, in order.
 ALEMBIC_COMMANDS = (
@@ -98,3 +99,27 @@ def test_each_command_builds_the_app_once(tmp_path: Path) -> None:
     ]:
         output = project.run(*command).stdout
         assert output.count("app built") == builds, (command, output)
+
+
+def test_a_wheel_install_has_every_command(tmp_path: Path) -> None:
+    """`pip install .` (a wheel, as a production image makes): the commands come from the
+    installed library, so `flask` works; with Flask-Migrate installed but not initialised,
+    `flask db` is the project's."""
+    project = Project(render(tmp_path / "project"))
+    project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
+    run([UV, "venv", "--quiet", "--python", sys.executable, ".venv"], project.path, {})
+    wheel = [UV, "pip", "install", "--quiet", "--no-editable", ".", "flask-migrate>=4.1,<4.2"]
+    run(wheel, project.path, {"VIRTUAL_ENV": ".venv"})
+    elsewhere = tmp_path / "elsewhere"  # not the project: only the wheel has the app
+    elsewhere.mkdir()
+    where = "import my_flask_app; print(my_flask_app.__file__)"
+    found = run([project.bin / "python", "-c", where], elsewhere, project.environment())
+    assert "site-packages" in found.stdout, "the app is installed, not linked to the project"
+    routes = run([project.bin / "flask", "--app", "my_flask_app", "routes"], elsewhere,
+                 project.environment())  # fmt: skip
+    assert "/health" in routes.stdout
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    project.run("flask", "--app", "my_flask_app", "db", "upgrade")
+    head = project.migrate("heads").stdout.split()[0]
+    assert project.run("flask", "db", "current").stdout.strip() == f"{head} (head)"
+    assert project.migrate("current").stdout.strip() == f"{head} (head)"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import MIGRATION_TOOLS, TEMPLATE, render
+from helpers import TEMPLATE, render
 from variants import VARIANTS, app_module
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -50,9 +50,6 @@ def test_default_tree(rendered: dict[str, Path]) -> None:
         "migrations/env.py",
         "migrations/script.py.mako",
         "migrations/versions/.gitkeep",
-        *MIGRATION_TOOLS,
-        "migration_tools/format_revision.py",
-        "migration_tools/heads.py",
         "my_flask_app/__init__.py",
         "my_flask_app/config.py",
         "my_flask_app/extensions.py",
@@ -71,7 +68,6 @@ def test_adoption_writes_only_the_migration_environment(rendered: dict[str, Path
     assert files(rendered["adopt"]) == {
         ".copier-answers.yml",
         "manage.py",
-        *MIGRATION_TOOLS,
         "migrations/README",
         "migrations/env.py",
         "migrations/script.py.mako",
@@ -137,10 +133,9 @@ def test_db_object_name_is_used_everywhere(rendered: dict[str, Path]) -> None:
     sources = python_sources(rendered["db_object_database"])
     assert "database = SQLAlchemy(model_class=Base)" in sources["my_flask_app/extensions.py"]
     assert "class User(database.Model):" in sources["my_flask_app/models.py"]
-    # env.py takes the object from the app, whatever its name, and the migration tools run
-    # Alembic (their `db` is the command `flask db`): the same files for every name.
-    assert 'current_app.extensions["sqlalchemy"]' in sources["migrations/env.py"]
-    shared = [name for name in sources if name.startswith(("migration_tools/", "migrations/"))]
+    # The library takes the object from the app, whatever its name: env.py is the same file
+    # for every name.
+    shared = [name for name in sources if name.startswith("migrations/")]
     for name in shared:
         assert sources.pop(name) == (rendered["defaults"] / name).read_text(), name
     for name, text in sources.items():
@@ -260,9 +255,22 @@ def test_db_object_names_nothing_the_generated_code_binds(rendered: dict[str, Pa
     clashes = set()
     for variant in ("binds", "module_style"):
         for name, source in python_sources(rendered[variant]).items():
-            if name.startswith(("migration_tools/", "migrations/")):
+            if name.startswith("migrations/"):
                 continue  # they never name the object (see above)
             clashes |= names_beside_the_db_object(source, "db") - {"db"}
     assert clashes <= generated_names, (
         f"add to generated_names: {sorted(clashes - generated_names)}"
     )
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_env_py_is_a_settings_file(rendered: dict[str, Path], variant: str) -> None:
+    """The machinery is the library's: env.py holds the settings and one call into it, and
+    a revision template without binds carries no multi-database lines."""
+    env_py = (rendered[variant] / "migrations" / "env.py").read_text()
+    assert len(env_py.splitlines()) <= 60
+    assert env_py.count("run_migrations(") == 1
+    mako = (rendered[variant] / "migrations" / "script.py.mako").read_text()
+    has_binds = bool(VARIANTS[variant].get("binds"))
+    assert ("upgrade_${name}" in mako) == has_binds
+    assert ("def upgrade() -> None:" in mako) != has_binds

@@ -153,7 +153,7 @@ def test_each_rule_flags_its_revision_not_the_safe_or_accepted_form(
     )
     assert sqlite_project.migrate("-q", "lint", ok=False).stdout.splitlines() == [finding]
     # The pre-commit hook's entry point: the same finding, exit 1.
-    hook = sqlite_project.run("python", "-m", "migration_tools.lint", str(path), ok=False)
+    hook = sqlite_project.run("python", "-m", "flask_alembic_runtime.lint", str(path), ok=False)
     assert hook.stdout.splitlines() == [finding]
 
     # Accepted on purpose: a comment on the line above, or at the end of the line.

@@ -156,7 +156,9 @@ def test_init_creates_a_working_flask_environment(project: Project) -> None:
     assert sorted(p.name for p in custom.iterdir()) == [
         "README", "alembic.ini", "env.py", "script.py.mako", "versions",
     ]  # fmt: skip
-    assert (custom / "env.py").read_text() == (project.path / "migrations" / "env.py").read_text()
+    # The library's environment: the app comes from the command (here manage.py's), or as
+    # `flask` finds it (.flaskenv) under plain alembic.
+    assert "run_migrations(" in (custom / "env.py").read_text()
     assert list((custom / "versions").iterdir()) == []
 
     config = ("-c", "custom/alembic.ini")

@@ -35,7 +35,7 @@ REFUSED = [
     ({"app_module": "copier"}, "would shadow a module"),
     ({"app_module": "tests"}, "would shadow a module"),
     ({"app_module": "migrations"}, "would shadow a module"),
-    ({"app_module": "migration_tools"}, "would shadow a module"),
+    ({"app_module": "flask_alembic_runtime"}, "would shadow a module"),
     ({"app_module": "manage"}, "would shadow a module"),
     ({"db_object": "my db"}, 'db_object "my db" is not a Python identifier: try "db"'),
     (

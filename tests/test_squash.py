@@ -476,7 +476,7 @@ class Book(db.Model):
 DESCRIBE = """
 import json, sys
 from sqlalchemy import create_engine
-from migration_tools.schema import describe_schema
+from flask_alembic_runtime.schema import describe_schema
 engine = create_engine(sys.argv[1])
 with engine.connect() as connection:
     print(json.dumps(describe_schema(connection), default=str, sort_keys=True))

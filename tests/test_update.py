@@ -7,6 +7,7 @@ older template) and `v2` (the current one), and a project copied at v1, then wor
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,10 +15,21 @@ import copier
 import pytest
 import yaml
 
-from helpers import COPIER, UV, Project, commit, release, render, run, template_repository
+from helpers import (
+    COPIER,
+    TEMPLATE,
+    UV,
+    Project,
+    commit,
+    release,
+    render,
+    run,
+    snapshot,
+    template_repository,
+)
 
 ENV_PY = Path("migrations") / "env.py"
-CLI_PY = Path("migration_tools") / "cli.py"
+MANAGE_PY = Path("manage.py")
 USER_IGNORED = 'IGNORED_TABLES: set[str] = {"spatial_ref_sys"}'
 
 
@@ -32,12 +44,12 @@ def template(tmp_path: Path) -> Path:
     """The template repository: `v1` lacks two fixes that `v2`, the current template, has."""
     repository = template_repository(tmp_path / "template")
     env_py = repository / "template" / "migrations" / "env.py.jinja"
-    cli_py = repository / "template" / "migration_tools" / "cli.py"
+    manage_py = repository / "template" / "manage.py.jinja"
     models_py = repository / "template" / "{{ app_module }}" / "models.py.jinja"
-    current = {path: path.read_text() for path in (env_py, cli_py, models_py)}
+    current = {path: path.read_text() for path in (env_py, manage_py, models_py)}
     # v1: the old usage strings, no server default comparison, a different example model.
-    edit(cli_py, "prog=ctx.command_path,", 'prog="alembic",')
-    edit(env_py, "        compare_server_default=True,\n", "")
+    edit(manage_py, 'prog="manage.py migrate",', 'prog="alembic",')
+    edit(env_py, "    compare_server_default=True,\n", "")
     edit(models_py, "String(100), index=True", "String(80), index=True")
     release(repository, "v1")
     for path, text in current.items():
@@ -46,9 +58,11 @@ def template(tmp_path: Path) -> Path:
     return repository
 
 
-def project_at_v1(template: Path, destination: Path, **answers: object) -> Project:
+def project_at_v1(
+    template: Path, destination: Path, vcs_ref: str = "v1", **answers: object
+) -> Project:
     """Copy at v1, install, then work as a user: two revisions, edits, all committed."""
-    render(destination, source=template, vcs_ref="v1", **answers)
+    render(destination, source=template, vcs_ref=vcs_ref, **answers)
     project = Project(destination).install()
     project.env["DATABASE_URL"] = f"sqlite:///{destination.parent / 'app.db'}"
     run(["git", "init", "--quiet"], destination, {})
@@ -101,7 +115,13 @@ def test_update_applies_fixes_and_keeps_everything_of_the_user(
     env_py = (project.path / ENV_PY).read_text()
     assert "compare_server_default=True" in env_py, "the template fix arrived"
     assert USER_IGNORED in env_py, "the user's edit stayed"
-    assert "prog=ctx.command_path," in (project.path / CLI_PY).read_text()
+    assert 'prog="manage.py migrate",' in (project.path / MANAGE_PY).read_text()
+    # The library's pin moved to v2's commit, and the update installed it.
+    v2 = run(["git", "rev-parse", "v2"], template, {}).stdout.strip()
+    assert (
+        f"flask-alembic-runtime @ git+file://localhost{template}@{v2}"
+        in (project.path / "pyproject.toml").read_text()
+    )
     assert "Our own notes." in (project.path / "README.md").read_text()
     assert "_commit: v2" in (project.path / ".copier-answers.yml").read_text()
     no_conflict_markers(project)
@@ -123,19 +143,19 @@ def test_a_deleted_file_stays_deleted(template: Path, tmp_path: Path) -> None:
 
 def test_a_conflict_is_marked_inline_and_named(template: Path, tmp_path: Path) -> None:
     project = project_at_v1(template, tmp_path / "project")
-    edit(project.path / CLI_PY, 'prog="alembic",', 'prog="db",')
+    edit(project.path / MANAGE_PY, 'prog="alembic",', 'prog="db",')
     commit(project.path, "Our own program name")
     result = run([COPIER, "update", "--trust", "--defaults"], project.path, {}, check=False)
     assert result.returncode != 0
     assert (
-        "  FAILED: the update left conflicts in migration_tools/cli.py: edit each"
+        "  FAILED: the update left conflicts in manage.py: edit each"
         " (between <<<<<<< and >>>>>>>), then `git add` them and commit"
     ) in result.stderr.splitlines()
-    cli_py = (project.path / CLI_PY).read_text()
-    assert "<<<<<<< before updating" in cli_py
-    assert 'prog="db",' in cli_py
-    assert "prog=ctx.command_path," in cli_py
-    assert ">>>>>>> after updating" in cli_py
+    manage_py = (project.path / MANAGE_PY).read_text()
+    assert "<<<<<<< before updating" in manage_py
+    assert 'prog="db",' in manage_py
+    assert 'prog="manage.py migrate",' in manage_py
+    assert ">>>>>>> after updating" in manage_py
 
 
 @pytest.mark.server
@@ -147,7 +167,11 @@ def test_changing_the_database_on_update(
     before = revisions(project)
     update = [COPIER, "update", "--trust", "--defaults", "--data", "database=postgresql"]
     result = run(update, project.path, {"PATH": f"{UV.parent}{os.pathsep}{os.environ['PATH']}"})
-    lacks = "alembic-postgresql-enum>=1.11,<1.12, psycopg[binary]>=3.2,<3.4, squawk-cli>=2.70,<2.71"
+    v2 = run(["git", "rev-parse", "v2"], template, {}).stdout.strip()
+    lacks = (
+        f"flask-alembic-runtime @ git+file://localhost{template}@{v2}, "
+        "alembic-postgresql-enum>=1.11,<1.12, psycopg[binary]>=3.2,<3.4, squawk-cli>=2.70,<2.71"
+    )
     assert f".venv lacks {lacks}: installing the project again" in result.stdout
     assert revisions(project) == before
     assert "psycopg[binary]" in (project.path / "pyproject.toml").read_text()
@@ -210,3 +234,54 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     no_conflict_markers(project)
     project.install().migrate("revision", "--autogenerate", "-m", "create users and posts")
     project.run("pytest", "-q", "-p", "no:cacheprovider")
+
+
+# The last commit of main whose projects carried the migration tooling in their own
+# migration_tools/ package, before flask-alembic-runtime.
+BEFORE_THE_LIBRARY = "5bed619ec3b80ab1c7398cb805b81e8bfcd96ec1"
+
+
+def test_a_project_from_before_the_library_moves_onto_it(tmp_path: Path) -> None:
+    """`copier update` from a commit whose projects had migration_tools/: the folder goes,
+    the library comes as a dependency, and the user's revisions, models and edits stay."""
+    repository = tmp_path / "template"
+    repository.mkdir()
+    archive = tmp_path / "before.tar"
+    run(["git", "archive", f"--output={archive}", BEFORE_THE_LIBRARY], TEMPLATE, {})
+    run(["tar", "-xf", archive], repository, {})
+    run(["git", "init", "--quiet"], repository, {})
+    commit(repository, "Before the library")
+    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+    project = project_at_v1(repository, tmp_path / "project", vcs_ref=older)
+    assert (project.path / "migration_tools" / "command.py").exists()
+    before = revisions(project)
+    models = (project.path / "my_flask_app" / "models.py").read_text()
+
+    # The current template, committed on top, as `main` reaches users.
+    for path in repository.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.copytree(snapshot(), repository, ignore=shutil.ignore_patterns(".git"),
+                    dirs_exist_ok=True)  # fmt: skip
+    commit(repository, "The library")
+    update = [COPIER, "update", "--trust", "--defaults", "--vcs-ref", "HEAD"]
+    path = {"PATH": f"{UV.parent}{os.pathsep}{os.environ['PATH']}"}
+    result = run(update, project.path, path, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    assert not (project.path / "migration_tools").exists()
+    pyproject = (project.path / "pyproject.toml").read_text()
+    head = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+    assert f"flask-alembic-runtime @ git+file://localhost{repository}@{head}" in pyproject
+    assert "migration_tools" not in pyproject
+    assert revisions(project) == before, "every user revision, byte for byte"
+    assert (project.path / "my_flask_app" / "models.py").read_text() == models
+    assert USER_IGNORED in (project.path / ENV_PY).read_text(), "the user's edit stayed"
+    assert "Our own notes." in (project.path / "README.md").read_text()
+    no_conflict_markers(project)
+
+    assert project.migrate("current").stdout.split()[0] in "".join(before)
+    project.migrate("upgrade")
+    project.migrate("check")
+    project.run("pytest", "-q", "-p", "no:cacheprovider")
+    project.run("ruff", "check", ".")

@@ -1,0 +1,470 @@
+"""environment.py: what `run_migrations(...)` in env.py does with each command, on the
+app's databases (the default one and its binds), its -x arguments, offline `--sql`, and
+Engines or Connections handed over in `config.attributes`."""
+
+import logging
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from alembic import command
+from flask.cli import NoAppException
+from sqlalchemy import create_engine, inspect, text
+
+from flask_alembic_runtime.environment import take_database_argument
+
+from .conftest import Project
+
+NOTES = 'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True))'
+
+# env.py that hands run_migrations the app a test put in config.attributes["app"]: the app
+# itself, or a function that makes it.
+ENV_WITH_APP = """\
+from alembic import context
+from flask_alembic_runtime import run_migrations
+
+app = context.config.attributes["app"]
+run_migrations({argument}, lock_name="unit-tests", lock_timeout=5{options})
+"""
+
+
+def notes_revision(project: Project, revision: str = "a1", down: str | None = None) -> Path:
+    return project.write_revision(revision, down, NOTES, 'op.drop_table("notes")')
+
+
+def write_env(project: Project, argument: str = "app", options: str = "") -> None:
+    env = ENV_WITH_APP.format(argument=argument, options=options)
+    (project.migrations / "env.py").write_text(env)
+
+
+def functions(path: Path) -> list[str]:
+    """The names of the functions a revision file defines, in order."""
+    return [line[4:].split("(")[0] for line in path.read_text().splitlines() if line[:4] == "def "]
+
+
+def test_every_database_gets_its_own_models_and_version_table(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.make_app(binds=["analytics", "archive"])
+    project.migrate("revision", "--autogenerate", "-m", "first")
+    [first] = project.versions.glob("*_first.py")
+    assert functions(first) == [
+        f"{direction}_{name}"
+        for name in ("default", "analytics", "archive")
+        for direction in ("upgrade", "downgrade")
+    ]
+    revision = first.name.split("_")[0]
+    assert f"Generating {first}" in capsys.readouterr().out
+
+    project.migrate("upgrade")
+    assert project.tables() == {"alembic_version", "users", "posts"}
+    assert project.tables("analytics") == {"alembic_version", "events"}
+    assert project.tables("archive") == {"alembic_version"}
+    for name in ("default", "analytics", "archive"):
+        assert project.versions_in(name) == [revision]
+    project.migrate("check")
+    assert "No new upgrade operations detected." in capsys.readouterr().out
+
+    project.migrate("downgrade", "base")
+    for name in ("default", "analytics", "archive"):
+        assert project.tables(name) == {"alembic_version"}
+        assert project.versions_in(name) == []
+
+
+def test_autogenerate_that_finds_nothing_writes_no_revision(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.make_app(binds=["analytics"])
+    project.migrate("revision", "--autogenerate", "-m", "first")
+    project.migrate("upgrade")
+    capsys.readouterr()
+    project.migrate("revision", "--autogenerate", "-m", "nothing")
+    assert capsys.readouterr().out == "No changes in schema detected.\n"
+    assert [path.name.split("_", 1)[1] for path in project.versions.glob("*.py")] == ["first.py"]
+
+    project.make_app(binds=["analytics"], with_age=True)
+    project.migrate("revision", "--autogenerate", "-m", "add age")
+    [added] = project.versions.glob("*_add_age.py")
+    upgrade_default = added.read_text().split("def upgrade_default")[1].split("def ")[0]
+    assert 'batch_op.add_column(sa.Column("age"' in upgrade_default.replace("'", '"')
+
+
+def test_a_plain_upgrade_belongs_to_the_default_database(project: Project) -> None:
+    """A revision written while the app had one database: with binds added since, its
+    upgrade() runs on the default database only; the binds are stamped at it."""
+    notes_revision(project)
+    project.make_app(binds=["analytics"])
+    project.migrate("upgrade")
+    assert project.tables() == {"alembic_version", "notes"}
+    assert project.tables("analytics") == {"alembic_version"}
+    assert project.versions_in("analytics") == ["a1"]
+    project.migrate("downgrade", "base")
+    assert project.tables() == {"alembic_version"}
+
+
+def test_each_database_runs_its_own_function_and_a_later_bind_none(project: Project) -> None:
+    project.write_revision(
+        "a1",
+        None,
+        functions={
+            "upgrade_default": NOTES,
+            "downgrade_default": 'op.drop_table("notes")',
+            "upgrade_analytics": NOTES.replace("notes", "clicks"),
+            "downgrade_analytics": 'op.drop_table("clicks")',
+        },
+    )
+    project.make_app(binds=["analytics", "archive"])  # archive came after the revision
+    project.migrate("upgrade")
+    assert project.tables() == {"alembic_version", "notes"}
+    assert project.tables("analytics") == {"alembic_version", "clicks"}
+    assert project.tables("archive") == {"alembic_version"}
+    assert project.versions_in("archive") == ["a1"]
+
+
+def test_a_revision_for_one_bind_only_leaves_the_others_alone(project: Project) -> None:
+    """A hand-written revision that changes the analytics database only, written without
+    the empty functions of the others: nothing to do elsewhere, as for a later bind."""
+    project.write_revision(
+        "a1",
+        None,
+        functions={
+            "upgrade_analytics": NOTES.replace("notes", "clicks"),
+            "downgrade_analytics": 'op.drop_table("clicks")',
+        },
+    )
+    project.make_app(binds=["analytics"])
+    project.migrate("upgrade")
+    assert project.tables() == {"alembic_version"}
+    assert project.tables("analytics") == {"alembic_version", "clicks"}
+
+
+def test_x_bind_limits_a_run_to_the_databases_it_names(project: Project) -> None:
+    project.make_app(binds=["analytics", "archive"])
+    project.migrate("revision", "--autogenerate", "-m", "first")
+    project.migrate("-x", "bind=analytics", "upgrade")
+    assert project.tables("analytics") == {"alembic_version", "events"}
+    assert project.versions_in("default") == []  # autogenerate made the version table
+    project.migrate("-x", "bind=default,archive", "upgrade")
+    assert project.tables() == {"alembic_version", "users", "posts"}
+    assert len(project.versions_in("archive")) == 1
+
+    assert project.failure("-x", "bind=analytcs,archive", "upgrade") == (
+        "FAILED: -x bind=analytcs,archive: no database named analytcs; "
+        "choose from default, analytics, archive"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argument", "line"),
+    [
+        ("noequals", "FAILED: -x noequals: write -x NAME=VALUE, e.g. -x bind=default"),
+        ("lock=maybe", "FAILED: -x lock=maybe: write -x lock=off (or on, the default)"),
+        ("lock_timeout=abc", "FAILED: -x lock_timeout=abc: give whole seconds, e.g. 60"),
+        ("lock_timeout=-5", "FAILED: -x lock_timeout=-5: give whole seconds, e.g. 60"),
+        # A digit, but not one that int() should be handed from a command line.
+        ("lock_timeout=\u0663", "FAILED: -x lock_timeout=\u0663: give whole seconds, e.g. 60"),
+    ],
+)
+def test_a_bad_x_argument_is_one_line_and_changes_nothing(
+    project: Project, argument: str, line: str
+) -> None:
+    notes_revision(project)
+    assert project.failure("-x", argument, "upgrade") == line
+    assert project.tables() == set()
+
+
+def test_the_sqlite_lock_file_is_taken_unless_x_lock_off(project: Project) -> None:
+    notes_revision(project)
+    database = Path(project.url().removeprefix("sqlite:///"))
+    project.migrate("-x", "lock=off", "-x", "lock_timeout=10", "upgrade")
+    assert project.tables() == {"alembic_version", "notes"}
+    assert not Path(f"{database}.migration-lock").exists()
+    project.migrate("-x", "lock=on", "downgrade", "base")
+    assert project.tables() == {"alembic_version"}
+    assert Path(f"{database}.migration-lock").exists()
+
+
+def test_options_without_x_as_flask_migrate_passes_them(project: Project) -> None:
+    """Flask-Migrate's Namespace has no `x` at all: no -x arguments, and the run goes on."""
+    notes_revision(project)
+    config = project.config()
+    del config.cmd_opts.x
+    with project.app.app_context():
+        command.upgrade(config, "head")
+    assert project.versions_in() == ["a1"]
+
+
+def test_progress_is_shown_on_a_command_line_unless_quiet(
+    project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    notes_revision(project)
+    alembic_logger = logging.getLogger("alembic")
+    project.migrate("-q", "upgrade")
+    assert alembic_logger.level == logging.NOTSET
+    assert "Running upgrade" not in caplog.text
+    project.migrate("downgrade", "base")
+    assert alembic_logger.level == logging.INFO
+    assert "Running downgrade a1 -> , Revision a1" in caplog.messages
+
+
+def test_code_that_runs_a_command_keeps_its_own_logging(project: Project) -> None:
+    notes_revision(project)
+    config = project.config()
+    config.cmd_opts = None
+    with project.app.app_context():
+        command.upgrade(config, "head")
+    assert project.versions_in() == ["a1"]
+    assert logging.getLogger("alembic").level == logging.NOTSET
+
+
+def test_env_py_may_hand_over_the_app_and_the_run_closes_its_connections(
+    project: Project,
+) -> None:
+    """Outside an app context, run_migrations uses the app it was given in a context of
+    its own, and closes that app's pooled connections; in the caller's context, the
+    caller's pool is left as it is."""
+    notes_revision(project)
+    write_env(project)
+    config = project.config()
+    config.attributes["app"] = project.app
+    command.upgrade(config, "head")
+    with project.app.app_context():
+        engine = project.app.extensions["sqlalchemy"].engine
+        assert engine.pool.checkedin() == 0
+        assert project.versions_in() == ["a1"]
+        command.downgrade(config, "base")
+        assert engine.pool.checkedin() == 1
+    assert project.tables() == {"alembic_version"}
+
+
+def test_env_py_may_hand_over_a_function_that_makes_the_app(project: Project) -> None:
+    notes_revision(project)
+    write_env(project, argument="lambda: app")
+    config = project.config()
+    config.attributes["app"] = project.app
+    command.upgrade(config, "head")
+    assert project.tables() == {"alembic_version", "notes"}
+
+
+def test_env_py_options_go_to_alembic_and_override_the_librarys(project: Project) -> None:
+    """include_object keeps a table the models do not know out of `check`; render_as_batch
+    (the library's default on SQLite) is turned off."""
+    write_env(
+        project,
+        options=(
+            ", render_as_batch=False, include_object=lambda obj, name, type_, *_: name != 'legacy'"
+        ),
+    )
+    config = project.config()
+    config.attributes["app"] = project.app
+    command.revision(config, "first", autogenerate=True)
+    command.upgrade(config, "head")
+    project.execute("CREATE TABLE legacy (id INTEGER)")
+    command.check(config)
+    project.make_app(with_age=True)
+    config.attributes["app"] = project.app
+    command.revision(config, "add age", autogenerate=True)
+    [added] = project.versions.glob("*_add_age.py")
+    assert "op.add_column('users'," in added.read_text()
+    assert "batch_alter_table" not in added.read_text()
+
+
+def test_without_an_app_env_py_finds_wsgi_py_as_flask_does(
+    project: Project, wsgi_app: Callable[[], Path]
+) -> None:
+    wsgi_app()
+    notes_revision(project)
+    command.upgrade(project.config(), "head")
+    assert project.tables() == {"alembic_version", "notes"}
+
+
+def test_without_an_app_env_py_finds_the_app_flask_app_names(
+    project: Project, wsgi_app: Callable[[], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain `alembic upgrade` in a project whose app is not in wsgi.py or app.py."""
+    wsgi_app().rename(project.root / "notes_app.py")
+    monkeypatch.setenv("FLASK_APP", "notes_app")
+    monkeypatch.delitem(sys.modules, "notes_app", raising=False)
+    notes_revision(project)
+    try:
+        command.upgrade(project.config(), "head")
+    finally:
+        sys.modules.pop("notes_app", None)
+    assert project.tables() == {"alembic_version", "notes"}
+
+
+def test_without_an_app_or_a_flask_app_env_py_says_where_it_looked(
+    project: Project, wsgi_app: Callable[[], Path]
+) -> None:
+    notes_revision(project)  # in the project's folder, but no wsgi.py written
+    with pytest.raises(NoAppException, match="Could not locate a Flask application"):
+        command.upgrade(project.config(), "head")
+
+
+def test_without_an_app_env_py_takes_the_app_of_the_command_that_runs(
+    project: Project,
+) -> None:
+    """`manage.py migrate` outside any app context: env.py's run_migrations() (no app)
+    uses the app manage.py loads."""
+    notes_revision(project)
+    project.migrate("upgrade", in_app_context=False)
+    assert project.tables() == {"alembic_version", "notes"}
+
+
+def test_offline_sql_is_written_database_by_database(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes_revision(project)
+    project.migrate("upgrade", "--sql")
+    single = capsys.readouterr().out
+    assert "CREATE TABLE notes" in single
+    assert "-- Database:" not in single
+    assert not Path(project.url().removeprefix("sqlite:///")).exists()
+
+    project.make_app(binds=["analytics"])
+    project.migrate("upgrade", "--sql")
+    sql = capsys.readouterr().out
+    default, analytics = sql.split("\n-- Database: analytics\n")
+    assert default.lstrip().startswith("-- Database: default")
+    assert "CREATE TABLE notes" in default and "CREATE TABLE notes" not in analytics
+    assert "INSERT INTO alembic_version (version_num) VALUES ('a1')" in analytics
+
+    project.migrate("-x", "bind=analytics", "upgrade", "--sql")
+    only = capsys.readouterr().out
+    assert "-- Database:" not in only and "CREATE TABLE notes" not in only
+
+
+def test_a_handed_over_engine_is_migrated_instead_of_the_apps(
+    project: Project, tmp_path: Path
+) -> None:
+    """pytest-alembic hands over the default database in attributes["connection"]; code
+    may hand over any database by name in attributes["connections"]."""
+    notes_revision(project)
+    project.make_app(binds=["analytics"])
+    given = create_engine(f"sqlite:///{tmp_path / 'given.db'}")
+    given_bind = create_engine(f"sqlite:///{tmp_path / 'given_bind.db'}")
+    config = project.config()
+    config.attributes["connection"] = given
+    config.attributes["connections"] = {"analytics": given_bind}
+    with project.app.app_context():
+        command.upgrade(config, "head")
+    assert set(inspect(given).get_table_names()) == {"alembic_version", "notes"}
+    assert set(inspect(given_bind).get_table_names()) == {"alembic_version"}
+    assert not (tmp_path / "default.db").exists()
+    assert not (tmp_path / "analytics.db").exists()
+    given.dispose()
+    given_bind.dispose()
+
+
+def test_a_handed_over_connection_stays_the_callers(project: Project, tmp_path: Path) -> None:
+    """Its transaction is the caller's to end, and it takes no lock: it is not closed,
+    not committed, and no lock file appears."""
+    notes_revision(project)
+    engine = create_engine(project.url())
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))  # the caller's transaction begins
+        config = project.config()
+        config.attributes["connection"] = connection
+        with project.app.app_context():
+            command.upgrade(config, "head")
+        assert not connection.closed
+        assert connection.in_transaction()
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
+            ("a1",)
+        ]
+        connection.commit()
+    assert project.versions_in() == ["a1"]
+    assert not (tmp_path / "default.db.migration-lock").exists()
+    engine.dispose()
+
+
+def test_a_failing_revision_rolls_back_the_whole_run_on_sqlite(project: Project) -> None:
+    notes_revision(project)
+    project.write_revision(
+        "a2",
+        "a1",
+        'op.create_table("half", sa.Column("id", sa.Integer))\n'
+        'op.execute("INSERT INTO no_such_table VALUES (1)")',
+    )
+    assert project.failure("upgrade") == (
+        "FAILED: (sqlite3.OperationalError) no such table: no_such_table"
+    )
+    assert project.tables() == set(), "nothing of the run, DDL included"
+    project.write_revision("a2", "a1", 'op.create_table("half", sa.Column("id", sa.Integer))')
+    project.migrate("upgrade")
+    assert project.tables() == {"alembic_version", "notes", "half"}
+
+
+def test_with_several_databases_a_failure_in_one_rolls_back_all(project: Project) -> None:
+    project.make_app(binds=["analytics"])
+    project.write_revision(
+        "a1",
+        None,
+        functions={
+            "upgrade_default": NOTES,
+            "upgrade_analytics": 'op.execute("INSERT INTO no_such_table VALUES (1)")',
+        },
+    )
+    assert "no such table: no_such_table" in project.failure("upgrade")
+    assert project.tables() == set()
+    assert project.tables("analytics") == set()
+
+
+def test_a_database_that_cannot_be_reached_is_one_line(project: Project, tmp_path: Path) -> None:
+    notes_revision(project)
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}"
+    project.make_app(binds=["analytics"], analytics=url)
+    assert project.failure("upgrade") == (
+        f"FAILED: cannot connect to the analytics database at {url}: unable to open database file"
+    )
+
+
+def test_a_revision_module_is_given_its_database_argument_once() -> None:
+    """`upgrade(database)` runs upgrade_<database>() where the revision has them (and
+    nothing for a database it has no function for), else plain upgrade() on "default";
+    a module already prepared keeps its functions."""
+    calls: list[str] = []
+    several = types.ModuleType("several")
+    several.upgrade_default = lambda: calls.append("default")  # type: ignore[attr-defined]
+    several.upgrade_analytics = lambda: calls.append("analytics")  # type: ignore[attr-defined]
+    plain = types.ModuleType("plain")
+    plain.downgrade = lambda: calls.append("plain downgrade")  # type: ignore[attr-defined]
+    for module in (several, plain, plain):  # env.py may run twice on one module
+        take_database_argument(module)
+    for database in ("default", "analytics", "archive"):
+        several.upgrade(database)
+        plain.downgrade(database)
+    assert calls == ["default", "plain downgrade", "analytics"]
+    assert several.upgrade.__name__ == "upgrade"
+
+
+@pytest.mark.server
+def test_on_mariadb_each_revision_commits_on_its_own(
+    server_database: Callable[..., str], project: Project
+) -> None:
+    """MariaDB commits DDL at once: a failing revision leaves the ones before it applied,
+    and the database at the last of them."""
+    url = server_database("mysql")
+    project.make_app(default=url)
+    notes_revision(project)
+    project.write_revision("a2", "a1", 'op.execute("INSERT INTO no_such_table VALUES (1)")')
+    assert "doesn't exist" in project.failure("-x", "lock_timeout=5", "upgrade")
+    assert project.tables() == {"alembic_version", "notes"}
+    assert project.versions_in() == ["a1"]
+
+
+@pytest.mark.server
+def test_on_postgresql_a_failing_run_leaves_nothing(
+    server_database: Callable[..., str], project: Project
+) -> None:
+    url = server_database("postgresql")
+    project.make_app(default=url)
+    notes_revision(project)
+    project.write_revision("a2", "a1", 'op.execute("INSERT INTO no_such_table VALUES (1)")')
+    assert 'relation "no_such_table" does not exist' in project.failure("upgrade")
+    assert project.tables() == set()
+    project.write_revision("a2", "a1")
+    project.migrate("upgrade")
+    assert project.versions_in() == ["a2"]
