@@ -46,6 +46,13 @@ def app_databases(db: SQLAlchemy) -> dict[str, Engine]:
     return {DEFAULT: engines.pop(DEFAULT), **engines}
 
 
+def current_databases() -> dict[str, Engine]:
+    """The databases of the app whose context is active, by name ("default" first)."""
+    from flask import current_app
+
+    return app_databases(sqlalchemy_object(current_app))
+
+
 def target_metadata(db: SQLAlchemy, name: str) -> MetaData:
     """The tables the models put in database `name` (an empty MetaData while none do)."""
     from sqlalchemy import MetaData

@@ -27,7 +27,7 @@ from importlib.util import find_spec
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
-from .databases import app_databases, sqlalchemy_object, target_metadata
+from .databases import DEFAULT, app_databases, sqlalchemy_object, target_metadata
 from .locks import DEFAULT_TIMEOUT, migration_lock
 from .type_comparison import compare_type
 
@@ -226,7 +226,7 @@ def take_database_argument(revision: ModuleType) -> None:
         def run(database: str, direction: str = direction, plain: Any = plain) -> None:
             if plain is None or hasattr(revision, f"{direction}_default"):
                 getattr(revision, f"{direction}_{database}", lambda: None)()
-            elif database == "default":
+            elif database == DEFAULT:
                 plain()
 
         run.__name__ = direction  # Alembic logs "Running upgrade ..." by this name
@@ -350,7 +350,7 @@ def given_targets(run: Run) -> dict[str, Engine | Connection]:
     Connection a caller handed over (pytest-alembic: "connection"; code: "connections")."""
     given = dict(run.config.attributes.get("connections", {}))
     if run.config.attributes.get("connection") is not None:
-        given["default"] = run.config.attributes["connection"]
+        given[DEFAULT] = run.config.attributes["connection"]
     return {name: given.get(name, engine) for name, engine in run.databases.items()}
 
 

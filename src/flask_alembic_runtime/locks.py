@@ -19,6 +19,8 @@ try:
 except ImportError:  # Windows: SQLite runs there without a migration lock
     fcntl = None  # type: ignore[assignment]
 
+from .databases import DEFAULT
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -36,7 +38,7 @@ def lock_name(base: str, database: str) -> str:
     """The lock of one database: `base`, plus the bind's name for a bind. (MySQL's lock
     names are server-wide, and a run must not wait for itself when two of its databases
     share a server.)"""
-    return base if database == "default" else f"{base}.{database}"
+    return base if database == DEFAULT else f"{base}.{database}"
 
 
 def mysql_lock_name(name: str) -> str:

@@ -19,10 +19,11 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError, to_tuple
-from flask import current_app
 
 from .config import command_of, shown
+from .databases import current_databases, database_name
 from .schema import version_of
+from .sql_calls import RUNS_SQL, called_name, runs_sql
 
 
 def rebase(config: Config, revision: str, onto: str | None = None) -> None:
@@ -166,6 +167,7 @@ class Touch:
     table: str | None
     where: str  # e.g. migrations/versions/abc_add_tags.py:12
     code: str = ""  # the call, when its table is not a literal: SQL, or a variable
+    sql: bool = False  # whether the call runs SQL of its own (its tables are in its code)
 
 
 # Alembic operations that name their table(s): the positions and keywords to read them at.
@@ -190,9 +192,6 @@ TABLE_ARGUMENTS: dict[str, tuple[tuple[int, str], ...]] = {
 }
 # Operations of `op` that touch no table.
 HARMLESS = {"f", "get_bind", "get_context", "inline_literal"}
-# Calls that run SQL (on `op` or on a connection): their tables are read from their code.
-RUNS_SQL = {"execute", "exec_driver_sql", "bulk_insert"}
-SQL_CALL = re.compile(rf"\b({'|'.join(sorted(RUNS_SQL))})\(")
 
 
 def touches(revision: Script) -> list[Touch]:
@@ -205,24 +204,24 @@ def touches(revision: Script) -> list[Touch]:
         match = re.fullmatch(r"(?:up|down)grade(?:_(\w+))?", getattr(function, "name", ""))
         if not isinstance(function, ast.FunctionDef) or not match:
             continue
-        database = match.group(1) or "default"
+        database = database_name(match.group(1))
         for call in ast.walk(function):
             if isinstance(call, ast.Call):
                 where = f"{shown(path)}:{call.lineno}"
                 for table in tables_of(call):
                     code = "" if table else ast.get_source_segment(source, call) or ""
-                    found.append(Touch(database, table, where, code))
+                    found.append(Touch(database, table, where, code, runs_sql(call)))
     return found
 
 
 def tables_of(call: ast.Call) -> list[str | None]:
     """The tables one call names; None for one whose table is not a literal (SQL, say)."""
     function = call.func
-    name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+    name = called_name(call)
     keywords = {keyword.arg: keyword.value for keyword in call.keywords}
     if name in ("table", "Table"):  # sa.table("users", ...): a table for SQL or bulk_insert
         return [literal(call.args[0] if call.args else keywords.get("name"))]
-    if name in RUNS_SQL:
+    if name in RUNS_SQL:  # its tables are read from its code
         return [None]
     on_op = isinstance(function, ast.Attribute) and getattr(function.value, "id", "") == "op"
     if not on_op or name in HARMLESS:
@@ -270,7 +269,7 @@ def check_tables(
             else:
                 words = set(re.findall(r"\w+(?:\.\w+)?", touch.code))
                 tables = {table for database, table in known if database == touch.database} & words
-                if not tables and not SQL_CALL.search(touch.code):
+                if not tables and not touch.sql:
                     raise CommandError(
                         f"{touch.where}: cannot tell which table this operation touches: "
                         f"check both branches by hand, and write a merge revision: `{merge}`"
@@ -296,10 +295,8 @@ def check_databases(config: Config, first: Script, moved: list[Script], merge: s
     which databases were checked."""
     names = {revision.revision for revision in moved}
     checked = []
-    engines = current_app.extensions["sqlalchemy"].engines
-    for bind in sorted(engines, key=lambda bind: (bind is not None, bind or "")):
-        name = bind or "default"  # the default database first, then the binds by name
-        current, state = version_of(engines[bind])
+    for name, engine in current_databases().items():  # the default database first
+        current, state = version_of(engine)
         if current & names:
             raise CommandError(
                 f"the {name} database has applied {', '.join(sorted(current & names))}, a "

@@ -20,6 +20,7 @@ beside it (dropped afterwards; the app's databases are only read):
 Only then are the squashed revision files removed and the baseline put in their place.
 """
 
+import ast
 import importlib.util
 import io
 import os
@@ -37,7 +38,6 @@ from alembic.migration import MigrationContext
 from alembic.operations import ops
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError, to_tuple
-from flask import current_app
 from sqlalchemy import (
     Connection,
     Constraint,
@@ -57,6 +57,7 @@ from sqlalchemy.sql.elements import conv
 from sqlalchemy.types import TypeEngine
 
 from .config import command_of, shown
+from .databases import current_databases
 from .doctor import quiet_config
 from .schema import (
     VERSION_TABLE,
@@ -65,10 +66,7 @@ from .schema import (
     scratch_database,
     version_of,
 )
-
-# A revision's source when it runs SQL of its own (op.execute, op.bulk_insert, or a
-# statement on op.get_bind()): it may make what the schema comparison does not see.
-RUNS_ITS_OWN_SQL = re.compile(r"\.(?:execute|exec_driver_sql|bulk_insert)\(")
+from .sql_calls import sql_calls
 
 # A literal with PostgreSQL's cast to the column's type, e.g. 'draft'::status.
 CAST_LITERAL = re.compile(r"""^('(?:[^']|'')*'|-?\d+(?:\.\d+)?)::(?:"[^"]+"|[\w ]+)(?:\(\d+\))?$""")
@@ -83,7 +81,7 @@ DEFAULT_WIDTH = re.compile(r"^(?:INTEGER\(11\)|BIGINT\(20\)|SMALLINT\(6\))$")
 def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None:
     """Squash, or with `dry_run` only show the plan and the proof; one line per step."""
     script = ScriptDirectory.from_config(config)
-    engines = app_databases()
+    engines = current_databases()
     versions = {name: version_of(engine) for name, engine in engines.items()}
     why = ""
     if to is None:
@@ -97,7 +95,8 @@ def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None
         f"become one baseline revision {target.revision}"
     )
     check_databases(config, versions, squashed)
-    own_sql = [revision for revision in squashed if RUNS_ITS_OWN_SQL.search(source(revision))]
+    # Revisions that run SQL of their own may make what the schema comparison does not see.
+    own_sql = [revision for revision in squashed if sql_calls(ast.parse(source(revision)))]
     with ExitStack() as stack:
         # Inside the migration environment's folder, so that the ruff hook formats the
         # baseline with the project's settings.
@@ -227,13 +226,6 @@ def plan(config: Config, script: ScriptDirectory, to: str) -> tuple[Script, list
                 "does not branch, or move that branch first"
             )
     return target, squashed
-
-
-def app_databases() -> dict[str, Engine]:
-    """The app's databases by name: "default", then each bind (as env.py names them)."""
-    db = current_app.extensions["sqlalchemy"]
-    engines = {bind or "default": engine for bind, engine in db.engines.items()}
-    return {"default": engines.pop("default"), **engines}
 
 
 def check_databases(
@@ -540,8 +532,7 @@ def source(revision: Script) -> str:
 
 def first_own_sql(revision: Script) -> str:
     """Where a revision first runs SQL of its own, e.g. `line 14: op.execute("UPDATE ...`."""
-    for number, line in enumerate(source(revision).splitlines(), start=1):
-        if RUNS_ITS_OWN_SQL.search(line):
-            code = line.strip()
-            return f"line {number}: {code if len(code) <= 72 else code[:69] + '...'}"
-    return "in a statement over several lines"
+    text = source(revision)
+    number = sql_calls(ast.parse(text))[0].lineno
+    code = text.splitlines()[number - 1].strip()
+    return f"line {number}: {code if len(code) <= 72 else code[:69] + '...'}"

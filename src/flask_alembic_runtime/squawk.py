@@ -20,6 +20,7 @@ from alembic.config import Config
 from alembic.script import Script
 from alembic.util import CommandError
 
+from .databases import DEFAULT
 from .lint import Finding, mark_allowed, operations, text, upgrade_functions
 
 # squawk's rules left out: those lint.py reports at the revision's own line (drops, NOT NULL
@@ -63,7 +64,7 @@ def revision_sql(sql: str) -> dict[tuple[str, str], list[str]]:
     """The SQL of each revision, by database and revision, each in its own transaction as
     Alembic runs it: the lines after its `-- Running upgrade ... -> REV`."""
     parts: dict[tuple[str, str], list[str]] = {}
-    database, lines = "default", None
+    database, lines = DEFAULT, None
     for line in sql.splitlines():
         if match := re.fullmatch(r"-- Database: (\w+)", line):
             database, lines = match[1], None
@@ -151,7 +152,7 @@ def squawk_findings(config: Config, scripts: list[Script], target: str) -> list[
         function = functions.get(f"upgrade_{database}") or functions["upgrade"]
         statement = statement_at(parts[database, revision], problem["line"])
         help_ = f" ({problem['help'].rstrip('.')})" if problem.get("help") else ""
-        in_database = f" in the {database} database" if database != "default" else ""
+        in_database = f" in the {database} database" if database != DEFAULT else ""
         finding = Finding(
             path,
             line_of(function, statement),
