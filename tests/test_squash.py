@@ -479,7 +479,8 @@ from sqlalchemy import create_engine
 from flask_alembic_runtime.schema import describe_schema
 engine = create_engine(sys.argv[1])
 with engine.connect() as connection:
-    print(json.dumps(describe_schema(connection), default=str, sort_keys=True))
+    schema = {str(item): value for item, value in describe_schema(connection).items()}
+    print(json.dumps(schema, default=str, sort_keys=True))
 """
 
 

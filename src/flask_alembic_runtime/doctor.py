@@ -17,7 +17,13 @@ from sqlalchemy import Engine
 
 from .config import command_of
 from .databases import current_databases
-from .schema import describe_schema, differences, models_differ, scratch_database
+from .schema import (
+    describe_schema,
+    differences,
+    models_differ,
+    scratch_database,
+    table_count,
+)
 
 
 def doctor(config: Config) -> None:
@@ -75,7 +81,7 @@ def examine(config: Config, name: str, engine: Engine, heads: set[str]) -> list[
             "database would differ from this one; write a revision that makes them agree"
         )
         return findings + [f"  {line}" for line in found]
-    tables = sum(key.startswith("table ") for key in schema)
+    tables = table_count(schema)
     findings.append(
         f"the history replayed on a scratch database gives its schema ({tables} tables)"
     )

@@ -3,8 +3,9 @@
 `["column posts.score: FLOAT in the first, DOUBLE in the second"]`.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -18,46 +19,64 @@ from sqlalchemy.exc import SQLAlchemyError
 VERSION_TABLE = "alembic_version"
 
 
-def describe_schema(connection: Connection) -> dict[str, Any]:
+@dataclass(frozen=True, order=True)
+class SchemaObject:
+    """One object of a schema: its kind ("table", "column", "index"...) and its name
+    ("users", "users.email"); shown as "column users.email"."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+#: A described schema: each object, and its properties as the database reports them.
+Schema = dict[SchemaObject, Any]
+
+
+def describe_schema(connection: Connection) -> Schema:
     """Every table, view, column (type as the database spells it, nullability, default),
     primary key, index, unique, foreign key and check constraint, with its name;
-    PostgreSQL's enum types. Keys name the object, e.g. "column users.email"."""
+    PostgreSQL's enum types."""
     inspector = inspect(connection)
     dialect = connection.dialect
-    schema: dict[str, Any] = {f"view {view}": "present" for view in inspector.get_view_names()}
+    schema: Schema = {SchemaObject("view", view): "present" for view in inspector.get_view_names()}
     for table in sorted(set(inspector.get_table_names()) - {VERSION_TABLE}):
-        schema[f"table {table}"] = "present"
+        schema[SchemaObject("table", table)] = "present"
         for column in inspector.get_columns(table):
-            schema[f"column {table}.{column['name']}"] = (
+            schema[SchemaObject("column", f"{table}.{column['name']}")] = (
                 column["type"].compile(dialect=dialect),
                 "NULL" if column["nullable"] else "NOT NULL",
                 f"DEFAULT {column['default']}" if column.get("default") is not None else "",
             )
         primary_key = inspector.get_pk_constraint(table)
         if primary_key["constrained_columns"]:
-            schema[f"primary key {table}"] = (
+            schema[SchemaObject("primary key", table)] = (
                 primary_key.get("name"),
                 primary_key["constrained_columns"],
             )
         for index in inspector.get_indexes(table):
-            key = f"index {table}.{index['name']}"
+            key = SchemaObject("index", f"{table}.{index['name']}")
             schema[key] = (index["column_names"], "UNIQUE" if index["unique"] else "")
         for unique in inspector.get_unique_constraints(table):
-            key = f"unique {table}.{unique['name'] or ','.join(unique['column_names'])}"
+            key = SchemaObject(
+                "unique", f"{table}.{unique['name'] or ','.join(unique['column_names'])}"
+            )
             schema[key] = unique["column_names"]
         for foreign_key in inspector.get_foreign_keys(table):
             columns = ",".join(foreign_key["constrained_columns"])
-            schema[f"foreign key {table}.{columns}"] = (
+            schema[SchemaObject("foreign key", f"{table}.{columns}")] = (
                 foreign_key.get("name"),
                 foreign_key["referred_table"],
                 foreign_key["referred_columns"],
                 foreign_key.get("options") or {},
             )
         for check in inspector.get_check_constraints(table):
-            schema[f"check {table}.{check['name']}"] = check["sqltext"]
+            schema[SchemaObject("check", f"{table}.{check['name']}")] = check["sqltext"]
     if dialect.name == "postgresql":
         for enum in inspector.get_enums():  # type: ignore[attr-defined]
-            schema[f"enum type {enum['name']}"] = enum["labels"]
+            schema[SchemaObject("enum type", enum["name"])] = enum["labels"]
     return schema
 
 
@@ -76,8 +95,15 @@ def version_of(engine: Engine) -> tuple[set[str], str]:
     return current, f"at {', '.join(sorted(current))}" if current else "no revision applied"
 
 
+def table_count(schema: Mapping[SchemaObject, Any]) -> int:
+    """How many tables a described schema has."""
+    return sum(item.kind == "table" for item in schema)
+
+
 def differences(
-    first: dict[str, Any], second: dict[str, Any], names: tuple[str, str] = ("first", "second")
+    first: Mapping[Any, Any],
+    second: Mapping[Any, Any],
+    names: tuple[str, str] = ("first", "second"),
 ) -> list[str]:
     """What differs between two described schemas, one line each."""
     lines = []

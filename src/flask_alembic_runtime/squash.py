@@ -61,9 +61,11 @@ from .databases import current_databases
 from .doctor import quiet_config
 from .schema import (
     VERSION_TABLE,
+    Schema,
     describe_schema,
     differences,
     scratch_database,
+    table_count,
     version_of,
 )
 from .sql_calls import sql_calls
@@ -498,7 +500,7 @@ def prove(
     for name, leftover in described(new).items():
         problems += len(leftover)
         findings[name].append(
-            f"PROBLEM the baseline's downgrade leaves {', '.join(leftover)}"
+            f"PROBLEM the baseline's downgrade leaves {', '.join(map(str, leftover))}"
             if leftover
             else "the baseline's downgrade leaves an empty database"
         )
@@ -512,7 +514,7 @@ def prove(
     return problems
 
 
-def described(engines: dict[str, Engine]) -> dict[str, dict[str, Any]]:
+def described(engines: dict[str, Engine]) -> dict[str, Schema]:
     """The schema of each database, by name."""
     schemas = {}
     for name, engine in engines.items():
@@ -521,8 +523,8 @@ def described(engines: dict[str, Engine]) -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def tables(schema: dict[str, Any]) -> str:
-    count = sum(key.startswith("table ") for key in schema)
+def tables(schema: Schema) -> str:
+    count = table_count(schema)
     return f"{count} table{'' if count == 1 else 's'}"
 
 

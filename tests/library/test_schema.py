@@ -60,8 +60,9 @@ def build(engine: Engine, *statements: str) -> None:
 
 
 def described(engine: Engine) -> dict[str, object]:
+    """The described schema, each object by the name reports show ("column users.email")."""
     with engine.connect() as connection:
-        return describe_schema(connection)
+        return {str(item): value for item, value in describe_schema(connection).items()}
 
 
 def test_every_object_is_described_by_name(sqlite_file: Engine) -> None:
