@@ -30,10 +30,12 @@ def run_workflow(project: Project, runner: tuple[str, ...], url: str, package: s
 
     result = migrate("check", ok=False)
     if runner != RUNNERS["alembic"]:
+        # The fix in the words of the command the user ran.
+        command = "python manage.py migrate" if runner == RUNNERS["manage.py"] else "flask db"
         assert (
             "FAILED: the models differ from the migrations (add_table users, add_index"
             " ix_users_name, add_table posts): write a revision with"
-            " `python manage.py migrate revision --autogenerate -m MESSAGE`"
+            f" `{command} revision --autogenerate -m MESSAGE`"
         ) in result.stderr.splitlines()
     else:
         assert "New upgrade operations detected" in result.stdout + result.stderr
