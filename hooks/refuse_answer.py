@@ -5,7 +5,7 @@ changes. Without it, Copier would drop a refused answer without a word and rende
 question's default instead: a project whose SQLAlchemy object is called `engine` would
 find `db` in the files the template owns, and break.
 
-    python path/to/hooks/refuse_answer.py path/to/copier.yml QUESTION RESERVED_LIST...
+    python path/to/hooks/refuse_answer.py path/to/lists/names.yml QUESTION RESERVED_LIST...
 """
 
 import argparse
@@ -19,12 +19,12 @@ ANSWERS_FILE = Path(".copier-answers.yml")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("copier_yml", type=Path, help="the new release's copier.yml")
+    parser.add_argument("lists", type=Path, help="the new release's lists/names.yml")
     parser.add_argument("question", help="the answer to check, e.g. db_object")
     parser.add_argument("reserved", nargs="+", help="the hidden lists it must stay out of")
     options = parser.parse_args()
     answer = yaml.safe_load(ANSWERS_FILE.read_text()).get(options.question)
-    questions = yaml.safe_load(options.copier_yml.read_text())
+    questions = yaml.safe_load(options.lists.read_text())
     reserved = [yaml.safe_load(questions[name]["default"]) for name in options.reserved]
     if any(answer in names for names in reserved):
         sys.exit(

@@ -248,9 +248,9 @@ def names_beside_the_db_object(source: str, db_object: str) -> set[str]:
 
 
 def test_db_object_names_nothing_the_generated_code_binds(rendered: dict[str, Path]) -> None:
-    """copier.yml's `generated_names` covers every name a db_object could clash with."""
+    """`generated_names` (lists/names.yml) covers every name a db_object could clash with."""
     generated_names = set(yaml.safe_load(
-        yaml.safe_load((TEMPLATE / "copier.yml").read_text())["generated_names"]["default"]
+        yaml.safe_load((TEMPLATE / "lists" / "names.yml").read_text())["generated_names"]["default"]
     ))  # fmt: skip
     clashes = set()
     for variant in ("binds", "module_style"):

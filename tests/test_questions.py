@@ -123,8 +123,9 @@ def test_good_answer_is_accepted(tmp_path: Path, answers: dict[str, str], packag
 
 
 def hidden_list(name: str) -> list[object]:
-    """One of the lists copier.yml's validators consult."""
-    return yaml.safe_load(yaml.safe_load((TEMPLATE / "copier.yml").read_text())[name]["default"])
+    """One of the lists copier.yml's validators consult (lists/names.yml)."""
+    lists = yaml.safe_load((TEMPLATE / "lists" / "names.yml").read_text())
+    return yaml.safe_load(lists[name]["default"])
 
 
 def test_the_validators_lists_are_pythons_own() -> None:
@@ -147,7 +148,7 @@ def test_no_package_a_project_installs_can_be_shadowed(
 
 
 def test_marked_letters_stand_for_their_plain_letters() -> None:
-    questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    questions = yaml.safe_load((TEMPLATE / "lists" / "letters.yml").read_text())
     marked = questions["marked_letters"]["default"]
     plain = questions["plain_letters"]["default"]
     assert len(marked) == len(plain)

@@ -193,12 +193,12 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     letting Copier swap the answer for the default `db` in the files the template owns.
     No release tags: users copy and update from commits of main."""
     repository = template_repository(tmp_path / "template")
-    copier_yml = repository / "copier.yml"
-    current = copier_yml.read_text()
-    copier_yml.write_text(current.replace(' "engine",', ""))
+    names_yml = repository / "lists" / "names.yml"
+    current = names_yml.read_text()
+    names_yml.write_text(current.replace(' "engine",', ""))
     commit(repository, "An older template")
     older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
-    copier_yml.write_text(current)
+    names_yml.write_text(current)
     commit(repository, "The current template")
 
     destination = tmp_path / "project"
