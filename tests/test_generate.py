@@ -274,3 +274,23 @@ def test_env_py_is_a_settings_file(rendered: dict[str, Path], variant: str) -> N
     has_binds = bool(VARIANTS[variant].get("binds"))
     assert ("upgrade_${name}" in mako) == has_binds
     assert ("def upgrade() -> None:" in mako) != has_binds
+
+
+def test_runtime_source_pypi_asks_for_the_librarys_release_range(tmp_path: Path) -> None:
+    """Once the library is published: a version range instead of the git pin, the range
+    of the library's own version (src/flask_alembic_runtime/__init__.py)."""
+    import flask_alembic_runtime
+
+    pinned = tomllib.loads((render(tmp_path / "pinned") / "pyproject.toml").read_text())
+    [pin] = [line for line in pinned["project"]["dependencies"] if "runtime" in line]
+    assert re.fullmatch(r"flask-alembic-runtime @ git\+file://localhost/\S+@[0-9a-f]{40}", pin)
+    assert pinned["tool"]["hatch"]["metadata"]["allow-direct-references"] is True
+
+    project = render(tmp_path / "published", runtime_source="pypi")
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    major, minor = map(int, flask_alembic_runtime.__version__.split(".")[:2])
+    assert (
+        f"flask-alembic-runtime>={major}.{minor},<{major}.{minor + 1}"
+        in (pyproject["project"]["dependencies"])
+    )
+    assert "metadata" not in pyproject["tool"]["hatch"]

@@ -65,6 +65,7 @@ REFUSED = [
     ({"binds": [1]}, 'bind "1" must be a lower-case identifier'),
     ({"binds": ["default"]}, 'bind "default" is the main database\'s name: try "analytics"'),
     ({"binds": ["a", "b", "a"]}, 'bind "a" is listed twice: list each database once'),
+    ({"runtime_source": "npm"}, 'runtime_source "npm" must be "git" or "pypi"'),
 ]
 
 
