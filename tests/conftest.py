@@ -1,9 +1,12 @@
-"""Shared fixtures: a rendered and installed project, a database of its own on a server,
-and pre-commit's cache. The helpers they use are in helpers.py."""
+"""Shared fixtures: a rendered and installed project (new, or one per answer set for the
+whole session), a database of its own on a server, and pre-commit's cache. The helpers
+they use are in helpers.py."""
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,49 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
         return Project(render(tmp_path / name, **answers)).install()
 
     return make
+
+
+def project_files(project: Path) -> dict[Path, bytes]:
+    """The project's files, less its virtualenv and Python's caches."""
+    return {
+        path: path.read_bytes()
+        for path in project.rglob("*")
+        if path.is_file() and ".venv" not in path.parts and "__pycache__" not in path.parts
+    }
+
+
+@pytest.fixture(scope="session")
+def installed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., AbstractContextManager[Project]]:
+    """One project per answer set, rendered and installed once for the session (per xdist
+    worker) and lent to one module at a time: `with installed(**answers) as project:` in
+    a module-scoped fixture. When the module is done, its files are put back as rendered
+    (revisions, model edits and new files gone); databases are the borrower's own."""
+    projects: dict[str, tuple[Project, dict[Path, bytes]]] = {}
+    lent: set[str] = set()
+
+    @contextmanager
+    def borrow(**answers: object) -> Iterator[Project]:
+        key = json.dumps(answers, sort_keys=True)
+        if key not in projects:
+            path = render(tmp_path_factory.mktemp("installed") / "project", **answers)
+            projects[key] = Project(path).install(), project_files(path)
+        assert key not in lent, f"the installed project {key} is lent to another module"
+        shared, files = projects[key]
+        lent.add(key)
+        try:
+            yield Project(shared.path)
+        finally:
+            for path in set(project_files(shared.path)) - set(files):
+                path.unlink()
+            for path, content in files.items():
+                if not path.exists() or path.read_bytes() != content:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(content)
+            lent.discard(key)
+
+    return borrow
 
 
 @pytest.fixture

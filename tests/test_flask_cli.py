@@ -3,6 +3,8 @@
 where it is installed."""
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -16,12 +18,14 @@ ALEMBIC_COMMANDS = (
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """One installed default project, on a SQLite database of its own."""
-    root = tmp_path_factory.mktemp("flask_cli")
-    project = Project(render(root / "project")).install()
-    project.env["DATABASE_URL"] = f"sqlite:///{root / 'app.db'}"
-    return project
+def project(
+    installed: Callable[..., AbstractContextManager[Project]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Project]:
+    """The session's installed default project, on a SQLite database of its own."""
+    with installed() as project:
+        project.env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('flask_cli') / 'app.db'}"
+        yield project
 
 
 @pytest.mark.parametrize("group", ["db", "migrate"])

@@ -2,12 +2,13 @@
 strings in the project's words, friendly defaults, one-line errors, and `init`."""
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
-from helpers import OWN_COMMANDS, Project, execute, render
+from helpers import OWN_COMMANDS, Project, execute
 
 # Alembic's own command line, asked in the project's virtualenv: its commands, in order.
 ALEMBIC_COMMANDS = (
@@ -16,14 +17,18 @@ ALEMBIC_COMMANDS = (
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """One installed default project with its first revision, shared by the tests that
-    only read it; each test gives it a database of its own."""
-    root = tmp_path_factory.mktemp("shared")
-    project = Project(render(root / "project")).install()
-    url = f"sqlite:///{root / 'first.db'}"
-    project.migrate("revision", "--autogenerate", "-m", "create users and posts", DATABASE_URL=url)
-    return project
+def shared(
+    installed: Callable[..., AbstractContextManager[Project]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Project]:
+    """The session's installed default project with its first revision, shared by the
+    tests that only read it; each test gives it a database of its own."""
+    with installed() as project:
+        url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'first.db'}"
+        project.migrate(
+            "revision", "--autogenerate", "-m", "create users and posts", DATABASE_URL=url
+        )
+        yield project
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ would strand, it refuses with nothing changed."""
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
-from helpers import Project, add_age_column, columns, execute, render, scalar, tables
+from helpers import Project, add_age_column, columns, execute, scalar, tables
 
 # A revision the project's models know nothing about: a table of things, up to an index.
 THINGS = [
@@ -59,8 +60,10 @@ def no_work_left(project: Project) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return Project(render(tmp_path_factory.mktemp("squash") / "project")).install()
+def shared(installed: Callable[..., AbstractContextManager[Project]]) -> Iterator[Project]:
+    """The session's installed default project."""
+    with installed() as project:
+        yield project
 
 
 @pytest.fixture
