@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import Project
+from lint_rules import RULES
 
 # A hand-written revision on top of the project's first one.
 REVISION = '''"""{message}"""
@@ -102,42 +103,6 @@ def line_of(path: Path, fragment: str) -> int:
     """The number of the one line of `path` holding `fragment`."""
     [number] = [n for n, line in enumerate(path.read_text().splitlines(), 1) if fragment in line]
     return number
-
-
-# Each rule: a revision that breaks it (its flagged operation on the first line of the
-# upgrade), the downgrade that goes with it, and safe forms that must lint clean.
-RULES = {
-    "drop-add-rename": (
-        (
-            'op.drop_column("users", "name")\n'
-            'op.add_column("users", sa.Column("full_name", sa.String(length=100)))'
-        ),
-        'op.add_column("users", sa.Column("name", sa.VARCHAR(length=100)))',
-        ['op.alter_column("users", "name", new_column_name="full_name")'],
-    ),
-    "drop-table": ('op.drop_table("posts")', "pass", []),
-    "drop-column": ('op.drop_column("posts", "title")', "pass", []),
-    "not-null-without-default": (
-        'op.add_column("users", sa.Column("age", sa.Integer(), nullable=False))',
-        "pass",
-        [
-            'op.add_column("users", sa.Column("age", sa.Integer(), nullable=True))',
-            'op.add_column("users", sa.Column("age", sa.Integer(), server_default="0"))',
-            (
-                'op.create_table("ages", sa.Column("age", sa.Integer(), nullable=False))\n'
-                'op.add_column("ages", sa.Column("year", sa.Integer(), nullable=False))'
-            ),
-        ],
-    ),
-    "narrowed-type": (
-        'op.alter_column("posts", "title", existing_type=sa.String(200), type_=sa.String(50))',
-        "pass",
-        [
-            'op.alter_column("posts", "title", existing_type=sa.String(200), type_=sa.Text())',
-            'op.alter_column("users", "id", existing_type=sa.Integer(), type_=sa.BigInteger())',
-        ],
-    ),
-}
 
 
 @pytest.mark.usefixtures("clean_history")

@@ -11,45 +11,11 @@ from pathlib import Path
 import pytest
 
 from flask_alembic_runtime.lint import check_file, main, sql_findings
+from lint_rules import RULES
 
 from .conftest import Project
 
 ACCEPT = "fix each, or accept it on purpose with `# lint: allow RULE` on its line"
-
-# Each rule: a revision that breaks it (its flagged operation on the upgrade's first line),
-# the downgrade that goes with it, and safe forms that lint clean.
-RULES = {
-    "drop-add-rename": (
-        (
-            'op.drop_column("users", "name")\n'
-            'op.add_column("users", sa.Column("full_name", sa.String(length=100)))'
-        ),
-        'op.add_column("users", sa.Column("name", sa.VARCHAR(length=100)))',
-        ['op.alter_column("users", "name", new_column_name="full_name")'],
-    ),
-    "drop-table": ('op.drop_table("posts")', "pass", []),
-    "drop-column": ('op.drop_column("posts", "title")', "pass", []),
-    "not-null-without-default": (
-        'op.add_column("users", sa.Column("age", sa.Integer(), nullable=False))',
-        "pass",
-        [
-            'op.add_column("users", sa.Column("age", sa.Integer(), nullable=True))',
-            'op.add_column("users", sa.Column("age", sa.Integer(), server_default="0"))',
-            (
-                'op.create_table("ages", sa.Column("age", sa.Integer(), nullable=False))\n'
-                'op.add_column("ages", sa.Column("year", sa.Integer(), nullable=False))'
-            ),
-        ],
-    ),
-    "narrowed-type": (
-        'op.alter_column("posts", "title", existing_type=sa.String(200), type_=sa.String(50))',
-        "pass",
-        [
-            'op.alter_column("posts", "title", existing_type=sa.String(200), type_=sa.Text())',
-            'op.alter_column("users", "id", existing_type=sa.Integer(), type_=sa.BigInteger())',
-        ],
-    ),
-}
 
 
 @pytest.fixture
