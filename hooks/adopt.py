@@ -16,12 +16,11 @@ Run by hand from the project root:
 import argparse
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 from progress import run, say, skipped
-from setup_env import python_in
+from setup_env import can_import, python_in
 
 PYPROJECT_SETTINGS = """
 # Alembic's settings (Alembic >= 1.16), read by `python manage.py migrate` and plain `alembic`.
@@ -84,12 +83,6 @@ def project_python(project: Path) -> Path | None:
     return next((python for python in pythons if python.exists()), None)
 
 
-def has_library(python: Path) -> bool:
-    """Whether the interpreter can import flask_alembic_runtime."""
-    probe = [python, "-c", "import importlib.util, sys; sys.exit(not importlib.util.find_spec('flask_alembic_runtime'))"]  # fmt: skip
-    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("template_gitignore", type=Path)
@@ -110,7 +103,7 @@ def main() -> None:
     if python is None:
         skipped("Adoption proof", "no virtualenv found: run `python manage.py migrate doctor`")
         return
-    if not has_library(python):
+    if not can_import(python, "flask_alembic_runtime"):
         requirement = options.requirement
         sys.exit(
             f"  FAILED: the migrations now run on flask-alembic-runtime, which {python} lacks: "

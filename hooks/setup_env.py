@@ -28,9 +28,13 @@ def venv_python(project: Path) -> Path:
     return python_in(project / ".venv")
 
 
-def has_pip(python: Path) -> bool:
-    """Whether the virtualenv of `python` has pip (one that uv made has not)."""
-    probe = [python, "-c", "import pip"]
+def can_import(python: Path, module: str) -> bool:
+    """Whether the interpreter `python` finds `module` (without importing it)."""
+    probe = [
+        python,
+        "-c",
+        f"import importlib.util as u, sys; sys.exit(not u.find_spec({module!r}))",
+    ]
     return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
@@ -39,7 +43,8 @@ def install_command(project: Path) -> list[str | Path]:
     it is on PATH, else pip; with the uv installed beside Copier when `.venv` has no pip."""
     uv = shutil.which("uv")
     beside_copier = Path(sys.executable).with_name("uv")
-    if uv is None and beside_copier.exists() and not has_pip(venv_python(project)):
+    # A virtualenv that uv made has no pip.
+    if uv is None and beside_copier.exists() and not can_import(venv_python(project), "pip"):
         uv = str(beside_copier)
     if uv and (project / "uv.lock").exists():
         return [uv, "sync", "--quiet", "--compile-bytecode"]  # and updates uv.lock
