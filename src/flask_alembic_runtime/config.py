@@ -10,6 +10,10 @@ from typing import Any
 
 from alembic.config import Config
 
+#: How a generated project runs the commands: the words of the fixes messages give, unless
+#: the command that ran says otherwise (`MigrateConfig.command`).
+DEFAULT_COMMAND = "python manage.py migrate"
+
 #: The templates of this package's migration environments (`migrate init -t NAME`).
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -29,7 +33,7 @@ class MigrateConfig(Config):
     `flask-multidb`, and speaking of the command line it was run from."""
 
     #: How users run the commands, e.g. "python manage.py migrate" or "flask db".
-    command = "python manage.py migrate"
+    command = DEFAULT_COMMAND
 
     def get_template_directory(self) -> str:
         """This package's templates for `init -t flask` or `-t flask-multidb`, else Alembic's."""

@@ -15,6 +15,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from .config import DEFAULT_COMMAND
+
 # Alembic's own bookkeeping, not part of the schema.
 VERSION_TABLE = "alembic_version"
 
@@ -162,7 +164,7 @@ def scratch_database(beside: Engine) -> Iterator[Engine]:
         server.dispose()
 
 
-def models_differ(diffs: list[Any], command: str = "python manage.py migrate") -> str:
+def models_differ(diffs: list[Any], command: str = DEFAULT_COMMAND) -> str:
     """What `check` found, in one line with the fix in the words of `command`."""
     changes = ", ".join(describe_change(diff) for diff in diffs)
     return (
