@@ -135,19 +135,46 @@ def app_context(app: Flask | Callable[[], Flask] | None) -> Iterator[Flask]:
     if has_app_context():
         yield current_app._get_current_object()  # type: ignore[attr-defined]
         return
-    if app is None:
-        from flask.cli import ScriptInfo, load_dotenv
-
-        load_dotenv()  # .env and .flaskenv, where FLASK_APP may be set
-        app = ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
-    elif not isinstance(app, Flask):
-        app = app()
+    if not isinstance(app, Flask):
+        with alembic_context_kept():
+            app = made_app(app)
     with app.app_context():
         try:
             yield app
         finally:
             for engine in app.extensions["sqlalchemy"].engines.values():
                 engine.dispose()
+
+
+def made_app(make_app: Callable[[], Flask] | None) -> Flask:
+    """The app `make_app` makes, or else the one `flask` finds (FLASK_APP, `.flaskenv`,
+    `app.py`, `wsgi.py`)."""
+    if make_app is not None:
+        return make_app()
+    from flask.cli import ScriptInfo, load_dotenv
+
+    load_dotenv()  # .env and .flaskenv, where FLASK_APP may be set
+    return ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
+
+
+@contextmanager
+def alembic_context_kept() -> Iterator[None]:
+    """Keep the running command's Alembic context through the making of the app.
+
+    An app that migrates at start-up (Flask-Migrate's `upgrade()` in its factory) runs a
+    whole Alembic command of its own while it is made: that command's context replaces
+    this one in Alembic's `context` module and is removed at its end, leaving none. The
+    running command's context is put back, and its run goes on (the database is then
+    already upgraded, as by any start of the app).
+    """
+    from alembic import context as alembic_context
+
+    running = getattr(alembic_context, "_proxy", None)
+    try:
+        yield
+    finally:
+        if running is not None and getattr(alembic_context, "_proxy", None) is not running:
+            running._install_proxy()
 
 
 def x_arguments(context: EnvironmentContext) -> dict[str, str]:

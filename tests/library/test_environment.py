@@ -248,6 +248,27 @@ def test_env_py_may_hand_over_a_function_that_makes_the_app(project: Project) ->
     assert project.tables() == {"alembic_version", "notes"}
 
 
+def test_an_app_that_migrates_at_start_up_is_made_inside_a_running_command(
+    project: Project,
+) -> None:
+    """A factory that runs Flask-Migrate's `upgrade()` while the app is made: the command
+    whose env.py makes the app goes on with its own context and does its own work."""
+    notes_revision(project)
+    write_env(project, argument="app")
+
+    def create_app() -> object:
+        start_up = project.config()
+        start_up.attributes["app"] = project.app
+        with project.app.app_context():
+            command.upgrade(start_up, "head")
+        return project.app
+
+    config = project.config()
+    config.attributes["app"] = create_app
+    command.downgrade(config, "base")  # the start-up upgraded, then this command ran
+    assert project.tables() == {"alembic_version"}
+
+
 def test_env_py_options_go_to_alembic_and_override_the_librarys(project: Project) -> None:
     """include_object keeps a table the models do not know out of `check`; render_as_batch
     (the library's default on SQLite) is turned off."""
