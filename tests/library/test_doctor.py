@@ -50,6 +50,19 @@ def test_a_healthy_database_passes_and_is_not_written_to(
     assert database.read_bytes() == content
 
 
+def test_models_ahead_of_the_history_are_work_to_do_not_a_failure(
+    upgraded: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Drift between the models and the history (an edit not yet in a revision, or what an
+    adopted project brings) is listed with its fix; doctor passes, `check` still fails."""
+    upgraded.make_app(with_age=True)
+    assert report(upgraded, capsys)[2] == (
+        "check: TO DO the models differ from the migrations (add_column users.age): write a "
+        "revision with `python manage.py migrate revision --autogenerate -m MESSAGE`"
+    )
+    assert upgraded.failure("check").startswith("FAILED: the models differ")
+
+
 def test_a_database_the_history_would_not_build_is_a_problem(
     upgraded: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -65,12 +78,12 @@ def test_a_database_the_history_would_not_build_is_a_problem(
         "default:   index users.ix_users_name: only in the replayed history",
         "default:   index users.users_by_name: only in the database",
         (
-            "check: PROBLEM the models differ from the migrations (remove_index "
+            "check: TO DO the models differ from the migrations (remove_index "
             "users_by_name, add_index ix_users_name): write a revision with "
             "`python manage.py migrate revision --autogenerate -m MESSAGE`"
         ),
     ]
-    assert failure == "FAILED: doctor found 2 problem(s), each listed above with its fix"
+    assert failure == "FAILED: doctor found 1 problem(s), each listed above with its fix"
 
 
 def test_a_database_without_a_revision_is_told_to_upgrade_or_stamp(
