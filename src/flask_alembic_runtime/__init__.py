@@ -1,7 +1,8 @@
 """flask-alembic-runtime: the migration machinery of Flask projects made with
 flask-alembic-template.
 
-A project's `migrations/env.py` calls `run_migrations(...)` with its settings; its
+A project's `migrations/env.py` calls `run_migrations(...)` with its settings (and an
+adopted project's finds its app with `find_app(...)`, as `flask --app` does); its
 `manage.py migrate` and `flask db` run `command.run_alembic`; doctor, squash, rebase and
 lint are commands of that group. Each module is imported only by what uses it, so that
 importing this package costs nothing.
@@ -13,16 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.6.0"
 
-__all__ = ["__version__", "run_migrations"]
+__all__ = ["__version__", "find_app", "run_migrations"]
 
 if TYPE_CHECKING:
-    from .environment import run_migrations
+    from .environment import find_app, run_migrations
 
 
 def __getattr__(name: str) -> Any:
-    """`run_migrations`, imported when first used (it loads Flask and SQLAlchemy)."""
-    if name == "run_migrations":
-        from .environment import run_migrations
+    """`run_migrations` and `find_app`, imported when first used (they load Flask and
+    SQLAlchemy)."""
+    if name in ("find_app", "run_migrations"):
+        from . import environment
 
-        return run_migrations
+        return getattr(environment, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

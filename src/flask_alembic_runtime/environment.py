@@ -146,15 +146,21 @@ def app_context(app: Flask | Callable[[], Flask] | None) -> Iterator[Flask]:
                 engine.dispose()
 
 
-def made_app(make_app: Callable[[], Flask] | None) -> Flask:
-    """The app `make_app` makes, or else the one `flask` finds (FLASK_APP, `.flaskenv`,
-    `app.py`, `wsgi.py`)."""
-    if make_app is not None:
-        return make_app()
+def find_app(location: str | None = None) -> Flask:
+    """The app, found as `flask --app LOCATION` finds it: LOCATION is a module or a file
+    (`app`, `pkg.run`, `AppName`, `wsgi.py`), with `:name` or `:factory(args)` where Flask
+    should not guess (it takes `app` or `application`, else calls `create_app` or
+    `make_app`). Without one: FLASK_APP, else `app.py` or `wsgi.py`. `.env` and
+    `.flaskenv` are loaded first, as `flask` loads them."""
     from flask.cli import ScriptInfo, load_dotenv
 
-    load_dotenv()  # .env and .flaskenv, where FLASK_APP may be set
-    return ScriptInfo(app_import_path=os.environ.get("FLASK_APP")).load_app()
+    load_dotenv()
+    return ScriptInfo(app_import_path=location or os.environ.get("FLASK_APP")).load_app()
+
+
+def made_app(make_app: Callable[[], Flask] | None) -> Flask:
+    """The app `make_app` makes, or else the one `flask` finds (see find_app)."""
+    return make_app() if make_app is not None else find_app()
 
 
 @contextmanager

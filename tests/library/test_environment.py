@@ -316,6 +316,37 @@ def test_without_an_app_env_py_finds_the_app_flask_app_names(
     assert project.tables() == {"alembic_version", "notes"}
 
 
+# Where adopted apps keep their factory or app, as `flask --app` takes it.
+FOUND_APPS = [
+    ("Notes.run", "def create_app():\n    return make()\n"),
+    ("Notes.run:build", "def build():\n    return make()\n"),
+    ("Notes.run:build('testing')", "def build(name):\n    return make()\n"),
+    ("Notes.run:application", "application = make()\n"),
+    ("Notes/run.py", "app = make()\n"),
+]
+
+
+@pytest.mark.parametrize(("location", "code"), FOUND_APPS)
+def test_find_app_finds_an_app_as_flask_app_does(
+    project: Project, wsgi_app: Callable[[], Path], location: str, code: str
+) -> None:
+    """A factory or app in a submodule of a mixed-case package, named or guessed."""
+    wsgi_app()
+    package = project.root / "Notes"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "run.py").write_text(
+        f"from wsgi import app\n\n\ndef make():\n    return app\n\n\n{code}"
+    )
+    try:
+        from flask_alembic_runtime import find_app
+
+        assert find_app(location).name == "wsgi"
+    finally:
+        for module in ("Notes", "Notes.run", "run"):
+            sys.modules.pop(module, None)
+
+
 def test_without_an_app_or_a_flask_app_env_py_says_where_it_looked(
     project: Project, wsgi_app: Callable[[], Path]
 ) -> None:
