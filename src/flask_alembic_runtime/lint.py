@@ -325,9 +325,24 @@ def sql_findings(
     return squawk_findings(config, scripts, target)
 
 
+#: The setting (`[tool.alembic]` or alembic.ini) naming the revision an adoption found at
+#: the head: `lint` without a range checks only the revisions written after it.
+BASELINE = "lint_after"
+
+
 def lint(config: Config, revision_range: str | None = None) -> None:
-    """`migrate lint [REV_RANGE]`: print each finding not accepted, and fail if any."""
+    """`migrate lint [REV_RANGE]`: print each finding not accepted, and fail if any.
+
+    Without REV_RANGE: every revision, or those after the baseline an adoption recorded
+    (BASELINE; `lint base:heads` then lints the whole history)."""
     command_ = command_of(config)
+    baseline = config.get_alembic_option(BASELINE) if revision_range is None else None
+    if isinstance(baseline, str) and baseline:
+        revision_range = f"{baseline}:heads"
+        config.print_stdout(
+            f"Linting the revisions after {baseline}, where the project was adopted "
+            f"({BASELINE}); `{command_} lint base:heads` lints them all"
+        )
     scripts = revisions(ScriptDirectory.from_config(config), revision_range, command_)
     findings = [finding for script in scripts for finding in check_file(Path(script.path))]
     findings += sql_findings(config, scripts, revision_range)

@@ -335,3 +335,21 @@ def test_squawk_lints_only_postgresql_projects(linted: Project) -> None:
     do not: no SQL is written or linted."""
     config = linted.config()
     assert sql_findings(config, [], None) == []
+
+
+def test_after_an_adoption_lint_checks_the_revisions_written_since_its_baseline(
+    linted: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An adopted history's old drop_column was deployed long ago: with the baseline the
+    adoption recorded, `lint` checks only newer revisions; `lint base:heads` checks all."""
+    write_case(linted, 'op.drop_column("posts", "title")')
+    pyproject = linted.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'lint_after = "case1"\n')
+    assert lint(linted, capsys, "lint").splitlines() == [
+        "Linting the revisions after case1, where the project was adopted (lint_after); "
+        "`python manage.py migrate lint base:heads` lints them all",
+        "0 revisions linted, no findings",
+    ]
+    assert "drop-column: posts.title" in refused(linted, capsys, "lint", "base:heads")[0]
+    linted.write_revision("case2", "case1", 'op.drop_column("users", "name")')
+    assert "case2" in refused(linted, capsys, "lint")[1]
