@@ -1,22 +1,31 @@
 """Hook: finish adopting an existing Flask project, then prove the adoption.
 
-Copier has written manage.py and the migration environment, nothing else. This adds what
-the project lacks and changes nothing it has:
+Copier has written manage.py and the migration environment (env.py, script.py.mako and
+README in MIGRATIONS_DIR), nothing else. When the project's revisions live in another
+folder, it stops, removes what Copier wrote there, and says which `migrations_dir` to
+answer. Else it adds what the project lacks and changes nothing it has:
 - the template's .gitignore lines the project's .gitignore misses, appended;
 - Alembic's settings: `[tool.alembic]` appended to pyproject.toml when the project has one,
-  else the two keys migrations/alembic.ini (Flask-Migrate's) needs for `alembic -c`;
-- an empty migrations/versions/ when there is none.
-Then, in the project's virtualenv, `python manage.py migrate doctor`: the migrations run
-on flask-alembic-runtime, which the virtualenv must have (the proof says how to add it).
+  else the two keys MIGRATIONS_DIR/alembic.ini (Flask-Migrate's) needs for `alembic -c`;
+- an empty versions/ folder when there is none;
+- flask-alembic-runtime's line in the project's dependencies (pyproject.toml,
+  requirements.in or requirements.txt), nothing else in them rewritten.
+Then, in the project's virtualenv: the library installed without touching the packages
+the project pins (one line, and nothing installed, when a pin lies outside what the library
+supports), and `python manage.py migrate doctor`.
 
 Run by hand from the project root:
-    python path/to/hooks/adopt.py path/to/template/.gitignore --requirement 'REQUIREMENT'
+    python path/to/hooks/adopt.py path/to/template --requirement 'REQUIREMENT'
 """
 
 import argparse
+import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from progress import run, say, skipped
@@ -30,9 +39,16 @@ script_location = "%(here)s/migrations"
 prepend_sys_path = ["%(here)s"]
 """
 
-# What migrations/alembic.ini needs so that plain `alembic -c migrations/alembic.ini` runs
-# (Flask-Migrate sets script_location itself, and goes on doing so).
-INI_SETTINGS = {"script_location": "%(here)s", "prepend_sys_path": "%(here)s/.."}
+# What MIGRATIONS_DIR/alembic.ini needs so that plain `alembic -c .../alembic.ini` runs
+# (Flask-Migrate sets script_location itself, and goes on doing so); the project root is
+# as many folders up as MIGRATIONS_DIR is deep.
+INI_SETTINGS = {"script_location": "%(here)s", "prepend_sys_path": "%(here)s{up}"}
+
+# The files Copier renders into MIGRATIONS_DIR.
+RENDERED = {"env.py", "script.py.mako", "README"}
+
+# Folders never searched for a migration environment.
+NOT_SEARCHED = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".tox", ".nox"}
 
 
 def add_gitignore_lines(template_gitignore: Path, gitignore: Path) -> None:
@@ -52,17 +68,18 @@ def add_gitignore_lines(template_gitignore: Path, gitignore: Path) -> None:
     say(f".gitignore: added {', '.join(missing)}")
 
 
-def add_alembic_settings(project: Path) -> None:
+def add_alembic_settings(project: Path, migrations_dir: str) -> None:
     """Give Alembic its settings where the project keeps its own."""
     pyproject = project / "pyproject.toml"
     if pyproject.exists():
         text = pyproject.read_text()
         if not re.search(r"^\[tool\.alembic\]", text, flags=re.MULTILINE):
             separator = "" if text.endswith("\n") else "\n"
-            pyproject.write_text(text + separator + PYPROJECT_SETTINGS)
+            settings = PYPROJECT_SETTINGS.replace("/migrations", f"/{migrations_dir}")
+            pyproject.write_text(text + separator + settings)
             say("pyproject.toml: added [tool.alembic]")
         return
-    ini = project / "migrations" / "alembic.ini"
+    ini = project / migrations_dir / "alembic.ini"
     text = ini.read_text() if ini.exists() else "[alembic]\n"
     if not re.search(r"^\[alembic\]", text, flags=re.MULTILINE):
         text = "[alembic]\n\n" + text
@@ -70,9 +87,100 @@ def add_alembic_settings(project: Path) -> None:
     missing = [key for key in INI_SETTINGS if not re.search(rf"^{key}\s*=", text, re.MULTILINE)]
     if not missing:
         return
-    lines = "".join(f"{key} = {INI_SETTINGS[key]}\n" for key in missing)
+    up = "/.." * len(Path(migrations_dir).parts)
+    lines = "".join(f"{key} = {INI_SETTINGS[key].format(up=up)}\n" for key in missing)
     ini.write_text(text[: section.end()] + lines + text[section.end() :])
-    say(f"migrations/alembic.ini: added {', '.join(missing)}")
+    say(f"{migrations_dir}/alembic.ini: added {', '.join(missing)}")
+
+
+def environments(project: Path) -> list[Path]:
+    """The project's migration environments: folders with an env.py and a versions/ folder
+    holding revisions, within three levels of the root."""
+    found = []
+    for env_py in sorted(project.glob("env.py")) + sorted(
+        path for depth in ("*", "*/*", "*/*/*") for path in project.glob(f"{depth}/env.py")
+    ):
+        folder = env_py.parent
+        relative = folder.relative_to(project).parts
+        if NOT_SEARCHED & set(relative) or any(part.startswith(".") for part in relative):
+            continue
+        if any((folder / "versions").glob("*.py")):
+            found.append(folder)
+    return found
+
+
+def refuse_second_environment(project: Path, migrations_dir: str) -> None:
+    """Stop when the revisions live elsewhere than MIGRATIONS_DIR: remove what Copier wrote
+    there (a folder of its files only), and name the answer that adopts the right one."""
+    migrations = project / migrations_dir
+    if any((migrations / "versions").glob("*.py")):
+        return
+    elsewhere = [folder for folder in environments(project) if folder != migrations]
+    if not elsewhere:
+        return  # a project without revisions yet: its environment starts here
+    if migrations.is_dir() and {path.name for path in migrations.iterdir()} <= RENDERED | {
+        "versions"
+    }:
+        shutil.rmtree(migrations)
+    found = elsewhere[0].relative_to(project).as_posix()
+    sys.exit(
+        f"  FAILED: the project's revisions are in {found}/versions, not {migrations_dir}/: "
+        f"adopt it again with --data migrations_dir={found} (nothing else was changed)"
+    )
+
+
+def add_requirement(project: Path, requirement: str) -> None:
+    """Add the library's line where the project declares its dependencies, unless there."""
+    for name in ("pyproject.toml", "requirements.in", "requirements.txt"):
+        path = project / name
+        if not path.exists():
+            continue
+        text = path.read_text()
+        if "flask-alembic-runtime" in text:
+            return
+        if name != "pyproject.toml":
+            separator = "" if not text or text.endswith("\n") else "\n"
+            path.write_text(f"{text}{separator}{requirement}\n")
+        elif (added := with_dependency(text, requirement)) is not None:
+            path.write_text(added)
+        else:
+            continue  # a pyproject.toml without [project] dependencies (tools only)
+        say(f"{name}: added {requirement}")
+        return
+    say(f"Add {requirement!r} to the project's dependencies: no file of them was found")
+
+
+def with_dependency(pyproject: str, requirement: str) -> str | None:
+    """pyproject.toml's text with `requirement` last in [project] dependencies (None when
+    it has none), the rest of the text as it was."""
+    project = re.search(r"^\[project\][ \t]*$", pyproject, flags=re.MULTILINE)
+    if project is None:
+        return None
+    following = re.search(r"^\[", pyproject[project.end() :], flags=re.MULTILINE)
+    end = project.end() + following.start() if following else len(pyproject)
+    start = re.compile(r"^dependencies\s*=\s*\[", flags=re.MULTILINE).search(
+        pyproject, project.end(), end
+    )
+    if start is None:
+        return None
+    quote = None
+    for index in range(start.end(), end):  # the array's closing bracket, outside strings
+        char = pyproject[index]
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "]":
+            break
+    else:
+        return None
+    before = pyproject[start.end() : index].rstrip()
+    comma = "" if not before.strip() or before.endswith(",") else ","
+    if "\n" in pyproject[start.end() : index]:
+        line = f'{comma}\n    "{requirement}",\n'
+    else:
+        line = f'{comma}{" " if before.strip() else ""}"{requirement}"'
+    return pyproject[: start.end()] + before + line + pyproject[index:]
 
 
 def project_python(project: Path) -> Path | None:
@@ -83,33 +191,132 @@ def project_python(project: Path) -> Path | None:
     return next((python for python in pythons if python.exists()), None)
 
 
+# Prints the installed version of each package named on the command line (null: none).
+VERSIONS = """\
+import json, sys
+from importlib.metadata import PackageNotFoundError, version
+def installed(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+print(json.dumps({name: installed(name) for name in sys.argv[1:]}))
+"""
+
+
+def release(text: str) -> tuple[int, ...]:
+    """A version's release numbers, e.g. (2, 0, 45) for "2.0.45"."""
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
+
+
+def unsupported(python: Path, library: Path) -> list[str]:
+    """The project's packages outside the ranges the library supports (its pyproject.toml's
+    `name>=OLDEST,<NEXT`), each as "name VERSION (supported: >=OLDEST,<NEXT)"."""
+    ranges = {}
+    for requirement in tomllib.loads(library.read_text())["project"]["dependencies"]:
+        found = re.match(r"([A-Za-z0-9._-]+)\s*>=\s*([\d.]+)\s*,\s*<\s*([\d.]+)$", requirement)
+        if found:
+            ranges[found[1].lower()] = (found[2], found[3])
+    probe = subprocess.run(
+        [python, "-c", VERSIONS, *ranges], capture_output=True, text=True, check=True
+    )
+    versions = json.loads(probe.stdout)
+    outside = []
+    for name, (oldest, following) in ranges.items():
+        installed = versions[name]
+        if installed is None or not release(oldest) <= release(installed) < release(following):
+            outside.append(f"{name} {installed or 'none'} (supported: >={oldest},<{following})")
+    return outside
+
+
+def upgrade_hint(project: Path, outside: list[str]) -> str:
+    """How the project raises its pins, in its own tool's words."""
+    wanted = " ".join(
+        f"'{entry.split()[0]}{entry.split('supported: ')[1][:-1]}'" for entry in outside
+    )
+    if (project / "uv.lock").exists():
+        return f"uv add {wanted}"
+    if (project / "poetry.lock").exists():
+        return f"poetry add {wanted}"
+    pyproject = project / "pyproject.toml"
+    if pyproject.exists() and "[project]" in pyproject.read_text():
+        return "raise it in pyproject.toml" if len(outside) == 1 else "raise them in pyproject.toml"
+    return f"pip install {wanted}, and raise the pins in the project's requirements"
+
+
+def require_supported(python: Path, project: Path, library: Path) -> None:
+    """Stop, before anything is written, when a package the project pins lies outside what
+    the library supports: the project's packages are never upgraded behind its back."""
+    outside = unsupported(python, library)
+    if outside:
+        sys.exit(
+            f"  FAILED: flask-alembic-runtime, which the migrations would run on, does not "
+            f"support {'; '.join(outside)}: {upgrade_hint(project, outside)}, then adopt again"
+        )
+
+
+def install_library(python: Path, project: Path, requirement: str) -> None:
+    """Install the library into the project's virtualenv and nothing else (its
+    dependencies are the project's own packages, checked by require_supported)."""
+    if can_import(python, "pip"):
+        install = [python, "-m", "pip", "install", "--quiet", "--no-deps", requirement]
+    else:  # a virtualenv that uv made has no pip
+        uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+        install = [uv, "pip", "install", "--quiet", "--python", python, "--no-deps", requirement]
+    title = "Installed flask-alembic-runtime (the project's packages left as they are)"
+    run(title, install, project)
+
+
+def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> None:
+    """Record the head the project is adopted at (`lint_after`), so that `migrate lint`
+    checks the revisions written from now on, not those deployed long ago."""
+    heads = run("Heads of the history", [python, "manage.py", "migrate", "heads"], project)
+    revisions = [line.split()[0] for line in heads.splitlines() if line.strip()]
+    if len(revisions) != 1:
+        return  # no history yet, or several heads: lint checks everything
+    pyproject = project / "pyproject.toml"
+    path = pyproject if pyproject.exists() else project / migrations_dir / "alembic.ini"
+    text = path.read_text()
+    if re.search(r"^lint_after\s*=", text, flags=re.MULTILINE):
+        return
+    header = r"^\[tool\.alembic\][^\n]*\n" if path == pyproject else r"^\[alembic\][^\n]*\n"
+    value = f'"{revisions[0]}"' if path == pyproject else revisions[0]
+    line = f"# `migrate lint` checks the revisions after this one, the head at adoption.\nlint_after = {value}\n"
+    section = re.search(header, text, flags=re.MULTILINE)
+    if section is None:
+        return
+    path.write_text(text[: section.end()] + line + text[section.end() :])
+    say(f"{path.name}: lint_after = {revisions[0]} (`migrate lint base:heads` lints all)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("template_gitignore", type=Path)
+    parser.add_argument("template", type=Path, help="the template repository")
     parser.add_argument(
         "--requirement",
         required=True,
         help="flask-alembic-runtime's line, as pyproject.toml takes it",
     )
+    parser.add_argument("--migrations-dir", default="migrations")
     parser.add_argument("--prove", action=argparse.BooleanOptionalAction, default=True)
     options = parser.parse_args()
     project = Path.cwd()
-    add_gitignore_lines(options.template_gitignore, project / ".gitignore")
-    add_alembic_settings(project)
-    (project / "migrations" / "versions").mkdir(parents=True, exist_ok=True)
-    if not options.prove:
-        return
-    python = project_python(project)
+    refuse_second_environment(project, options.migrations_dir)
+    python = project_python(project) if options.prove else None
+    install = python is not None and not can_import(python, "flask_alembic_runtime")
+    if python is not None and install:
+        require_supported(python, project, options.template / "pyproject.toml")
+    add_gitignore_lines(options.template / "template" / ".gitignore", project / ".gitignore")
+    add_alembic_settings(project, options.migrations_dir)
+    (project / options.migrations_dir / "versions").mkdir(parents=True, exist_ok=True)
+    add_requirement(project, options.requirement)
     if python is None:
-        skipped("Adoption proof", "no virtualenv found: run `python manage.py migrate doctor`")
+        if options.prove:
+            skipped("Adoption proof", "no virtualenv found: run `python manage.py migrate doctor`")
         return
-    if not can_import(python, "flask_alembic_runtime"):
-        requirement = options.requirement
-        sys.exit(
-            f"  FAILED: the migrations now run on flask-alembic-runtime, which {python} lacks: "
-            f"add '{requirement}' to the project's dependencies, install it (pip install "
-            f"'{requirement}', or uv pip install), then run `python manage.py migrate doctor`"
-        )
+    if install:
+        install_library(python, project, options.requirement)
+    record_lint_baseline(python, project, options.migrations_dir)
     doctor = [python, "manage.py", "migrate", "doctor"]
     for line in run("Adoption proof (migrate doctor)", doctor, project).splitlines():
         say(f"  {line}")

@@ -26,6 +26,7 @@ def generated_paths(template: Path, app_module: str) -> list[str]:
     """The paths the template renders, named as in the project (that exist there)."""
     names = {
         "{{ app_module }}": app_module,
+        "{{ migrations_dir }}": "migrations",  # a new project's
         "{{ _copier_conf.answers_file }}": ".copier-answers.yml",
     }
     paths = []

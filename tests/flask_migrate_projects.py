@@ -9,13 +9,14 @@ the first models, then STEP_2 and STEP_3 edits to them.
 
 from dataclasses import dataclass, field
 
-# What such projects pin in requirements.txt: built before SQLAlchemy 2.1 and Alembic 1.16.
+# What such projects pin in requirements.txt: built before SQLAlchemy 2.1 (Alembic's oldest
+# release the library supports, 1.16; older ones are refused: test_adopt).
 OLD_PINS = """\
 flask==3.0.3
 flask-sqlalchemy==3.1.1
 flask-migrate==4.0.7
 sqlalchemy==2.0.36
-alembic==1.13.3
+alembic==1.16.5
 python-dotenv==1.0.1
 psycopg[binary]==3.2.3
 pymysql==1.1.1
@@ -43,17 +44,32 @@ class Layout:
     rows: dict[str, str] = field(default_factory=dict)
     # What the project calls its SQLAlchemy object.
     db_object: str = "db"
+    # Its migration environment (Flask-Migrate's `directory=`), from the root.
+    migrations_dir: str = "migrations"
+    # A model edit made after the last revision: drift the project brings to its adoption.
+    drift: tuple[str, str] | None = None
+    # Whether its app upgrades the database whenever it starts.
+    migrates_at_start: bool = False
 
     def all_files(self) -> dict[str, str]:
-        """Its files, with the README, .gitignore, requirements and Procfile such projects have."""
+        """Its files, with the README, .gitignore, Procfile and (unless pyproject.toml
+        declares them) the requirements.txt such projects have."""
+        pinned = "[project]" in self.files.get("pyproject.toml", "")
         return {
             "README.md": README.format(name=self.name),
             ".gitignore": GITIGNORE,
-            "requirements.txt": OLD_PINS,
+            **({} if pinned else {"requirements.txt": OLD_PINS}),
             "Procfile": PROCFILE,
             ".flaskenv": f"FLASK_APP={self.flask_app}\n",
             **self.files,
         }
+
+    @property
+    def requirements(self) -> str:
+        """The file its pins are installed from."""
+        return (
+            "pyproject.toml" if "requirements.txt" not in self.all_files() else "requirements.txt"
+        )
 
 
 # (a) The tutorial shape: `db` and create_app() in the package __init__.py, which imports
@@ -409,9 +425,99 @@ class Book(orm.Model):
     db_object="orm",
 )
 
+# (e) The factory in a submodule (`tracker.run:create_app`), `db` in models.py, the
+# Flask-Migrate environment inside the package, an upgrade() at every start; pins in
+# pyproject.toml, with SQLAlchemy held below 2.1 (as an extension that has not moved on
+# needs); step 3 drops a column; the models were edited after the last revision.
+IN_PACKAGE = Layout(
+    name="tracker",
+    app_module="tracker.run",
+    app_style="factory",
+    flask_app="tracker.run:create_app",
+    migrations_dir="tracker/migrations",
+    files={
+        "pyproject.toml": """\
+[project]
+name = "tracker"
+version = "1.4.0"
+requires-python = ">=3.11"
+dependencies = [
+    "flask==3.0.3",
+    "flask-sqlalchemy==3.1.1",
+    "flask-migrate==4.0.7",
+    "sqlalchemy>=2.0.36,<2.1",  # tracker-audit has not moved to 2.1
+    "alembic==1.16.5",
+    "python-dotenv==1.0.1",
+    "psycopg[binary]==3.2.3",
+    "pymysql==1.1.1",
+]
+""",
+        "tracker/__init__.py": '"""Tracker: projects and their tasks."""\n',
+        "tracker/models.py": """\
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+db = SQLAlchemy()
+
+
+class Board(db.Model):
+    __tablename__ = "boards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    legacy_code: Mapped[str | None] = mapped_column(String(20))
+
+
+class Task(db.Model):
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
+""",
+        "tracker/run.py": """\
+import os
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate, upgrade
+
+from tracker.models import db
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS))
+    # Every start brings the database to the newest revision.
+    if (MIGRATIONS / "versions").is_dir():
+        with app.app_context():
+            upgrade(directory=str(MIGRATIONS))
+    return app
+""",
+    },
+    models="tracker/models.py",
+    steps=[
+        (
+            'ForeignKey("boards.id"))\n',
+            'ForeignKey("boards.id"))\n    done: Mapped[bool] = mapped_column(default=False)\n',
+        ),
+        ("    legacy_code: Mapped[str | None] = mapped_column(String(20))\n", ""),
+    ],
+    rows={
+        "boards": "INSERT INTO boards (id, name) VALUES (1, 'Launch')",
+        "tasks": "INSERT INTO tasks (id, title, board_id, done) VALUES (1, 'Ship it', 1, false)",
+    },
+    drift=("String(200))\n", "String(200))\n    notes: Mapped[str | None]\n"),
+    migrates_at_start=True,
+)
+
 LAYOUTS = {
     "tutorial": TUTORIAL,
     "extensions": EXTENSIONS,
     "single_module": SINGLE_MODULE,
     "models_package": MODELS_PACKAGE,
+    "in_package": IN_PACKAGE,
 }

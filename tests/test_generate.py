@@ -72,7 +72,8 @@ def test_adoption_writes_only_the_migration_environment(rendered: dict[str, Path
         "migrations/env.py",
         "migrations/script.py.mako",
     }
-    assert "from shop import app\n" in (rendered["adopt"] / "manage.py").read_text()
+    for script in ("manage.py", "migrations/env.py"):
+        assert 'find_app("shop.app:create_app")' in (rendered["adopt"] / script).read_text()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -43,7 +43,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def template(tmp_path: Path) -> Path:
     """The template repository: `v1` lacks two fixes that `v2`, the current template, has."""
     repository = template_repository(tmp_path / "template")
-    env_py = repository / "template" / "migrations" / "env.py.jinja"
+    env_py = repository / "template" / "{{ migrations_dir }}" / "env.py.jinja"
     manage_py = repository / "template" / "manage.py.jinja"
     models_py = repository / "template" / "{{ app_module }}" / "models.py.jinja"
     current = {path: path.read_text() for path in (env_py, manage_py, models_py)}

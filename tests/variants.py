@@ -15,7 +15,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "mysql": {"database": "mysql"},
     "binds": {"binds": ["analytics", "archive"], "database": "postgresql"},
     "binds_without_example_model": {"binds": ["archive"], "example_model": False},
-    "adopt": {"adopt": True, "app_module": "shop", "app_style": "module"},
+    "adopt": {"adopt": True, "app_module": "shop.app:create_app"},
 }
 
 
