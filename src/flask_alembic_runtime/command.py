@@ -1,6 +1,7 @@
 """Run one Alembic command, as `python manage.py migrate ...`, `flask migrate ...` or
 `flask db ...` (see cli.py): Alembic's own parser and commands with this project's
-settings, a check of the installed versions, and one-line errors.
+settings, Flask-Migrate's spellings of them too, a check of the installed versions, and
+one-line errors.
 
 Only what a command needs is imported: Flask and the app are loaded by env.py, for the
 commands that run it, so that `--help`, `heads` or `history` stay as quick as Alembic's.
@@ -9,7 +10,7 @@ commands that run it, so that `--help`, `heads` or `history` stay as quick as Al
 import gc
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,30 +94,97 @@ def lint(config: "Config", revision_range: str | None = None) -> None:
     lint_revisions(config, revision_range)
 
 
-#: The revision a command takes when none is given: `migrate upgrade` is `upgrade head`.
-DEFAULT_REVISIONS = {"upgrade": "head"}
+def migrate(
+    config: "Config",
+    message: str | None = None,
+    sql: bool = False,
+    head: str = "head",
+    splice: bool = False,
+    branch_label: str | None = None,
+    version_path: str | None = None,
+    rev_id: str | None = None,
+    depends_on: str | None = None,
+) -> None:
+    """Autogenerate a new revision file: Flask-Migrate's name for `revision --autogenerate`."""
+    from alembic import command
 
-#: The options, Alembic's and its commands', that take a value: what follows them is not
-#: a command's positional argument.
-VALUE_OPTIONS = ("-c", "--config", "-n", "--name", "-x", "--tag", "-m", "--message")
+    command.revision(
+        config, message, autogenerate=True, sql=sql, head=head, splice=splice,
+        branch_label=branch_label, version_path=version_path, rev_id=rev_id,
+        depends_on=depends_on,
+    )  # fmt: skip
 
 
-def with_default_revision(argv: list[str]) -> list[str]:
-    """`argv` with DEFAULT_REVISIONS' revision added where the command has none."""
+#: The positional argument a command takes when none is given, as Flask-Migrate's `flask db`
+#: fills it in where Alembic requires it: `migrate upgrade` is `upgrade head`.
+DEFAULT_ARGUMENTS = {
+    "init": "migrations",
+    "upgrade": "head",
+    "downgrade": "-1",
+    "show": "head",
+    "edit": "head",
+    "stamp": "head",
+    "merge": "heads",
+}
+
+#: The same with --sql, where Alembic needs a range to write the SQL of.
+OFFLINE_ARGUMENTS = {"downgrade": "head:-1"}
+
+#: Options of the whole command line that Flask-Migrate also takes after the command name:
+#: each as this parser spells it, before the command.
+MOVED_OPTIONS = {"-d": "--directory", "--directory": "--directory", "-x": "-x", "--x-arg": "-x"}
+
+#: The other options that take a value, Alembic's and its commands': what follows them is
+#: not a positional argument.
+VALUE_OPTIONS = (
+    "-c", "--config", "-n", "--name", "-m", "--message", "--tag", "--head", "--branch-label",
+    "--version-path", "--rev-id", "--depends-on", "-r", "--rev-range", "-t", "--template",
+    "--to", "--onto",
+)  # fmt: skip
+
+
+def is_option(argument: str) -> bool:
+    """Whether argparse reads `argument` as an option: `-1` is a (relative) revision."""
+    return argument.startswith("-") and not argument[1:].isdigit()
+
+
+def tokens(argv: list[str]) -> Iterator[list[str]]:
+    """`argv` in groups, as argparse reads it: an option with its value, or one word."""
+    index = 0
+    while index < len(argv):
+        takes_value = argv[index] in VALUE_OPTIONS or argv[index] in MOVED_OPTIONS
+        size = 2 if takes_value and argv[index + 1 :] and not is_option(argv[index + 1]) else 1
+        yield argv[index : index + size]
+        index += size
+
+
+def alembic_argv(argv: list[str]) -> list[str]:
+    """Alembic's argv for a command line typed as for Flask-Migrate or for Alembic: -d and
+    -x (MOVED_OPTIONS) before the command, wherever they were typed, and the command's
+    positional argument, where none is given, as DEFAULT_ARGUMENTS (init's: -d's folder).
+    Nothing changes in an argv with `--`."""
+    if "--" in argv:
+        return argv
+    options: list[str] = []  # the whole command line's, before the command
+    words: list[str] = []  # the command, then its options and arguments
     positional: list[str] = []
-    expects_value = False
-    for argument in argv:
-        if expects_value:
-            expects_value = False
-        elif argument in VALUE_OPTIONS:
-            expects_value = True
-        elif argument == "--":
-            return argv
-        elif not argument.startswith("-"):
-            positional.append(argument)
-    if len(positional) == 1 and positional[0] in DEFAULT_REVISIONS:
-        return [*argv, DEFAULT_REVISIONS[positional[0]]]
-    return argv
+    directory = DEFAULT_ARGUMENTS["init"]
+    for token in tokens(argv):
+        name, equals, value = token[0].partition("=")
+        if name in MOVED_OPTIONS and (equals or len(token) == 2):
+            token = [MOVED_OPTIONS[name], value if equals else token[1]]
+            directory = token[1] if token[0] == "--directory" else directory
+            options += token
+        elif is_option(token[0]):
+            (words if words else options).extend(token)
+        else:
+            words.append(token[0])
+            positional.append(token[0])
+    command, *arguments = positional or [""]
+    if command in DEFAULT_ARGUMENTS and not arguments:
+        default = directory if command == "init" else DEFAULT_ARGUMENTS[command]
+        words.append(OFFLINE_ARGUMENTS.get(command, default) if "--sql" in words else default)
+    return options + words
 
 
 def list_templates(config: "Config") -> None:
@@ -134,8 +202,8 @@ def list_templates(config: "Config") -> None:
 
 
 def alembic_command_line(prog: str) -> "CommandLine":
-    """Alembic's own parser, named after this command, with friendlier defaults and this
-    project's own commands: doctor, squash, rebase and lint."""
+    """Alembic's own parser, named after this command, with friendlier defaults, this
+    project's own commands (doctor, squash, rebase and lint) and Flask-Migrate's spellings."""
     from alembic.config import CommandLine
 
     command_line = CommandLine(prog=prog)
@@ -160,13 +228,53 @@ def alembic_command_line(prog: str) -> "CommandLine":
         metavar="REV_RANGE",
         help="the revisions to lint, e.g. abc123:head (default: all)",
     )
-    for name, revision in DEFAULT_REVISIONS.items():
-        # Its usage line shows the revision as optional (see with_default_revision).
-        usage = commands[name].format_usage().removeprefix("usage: ").rstrip()
-        commands[name].usage = re.sub(r" revision$", " [revision]", usage)
-        commands[name].epilog = f"REVISION may be left out: {revision}."
     commands["init"].set_defaults(template="flask")
+    commands["init"].add_argument(
+        "--multidb",
+        action="store_const",
+        const="flask-multidb",
+        dest="template",
+        help="the flask-multidb template: a function per database in each revision",
+    )
+    commands["list_templates"].set_defaults(cmd=(list_templates, [], []))
+    for name, default in DEFAULT_ARGUMENTS.items():
+        # Its usage line shows the argument as optional (see alembic_argv).
+        usage = commands[name].format_usage().removeprefix("usage: ").rstrip()
+        last = re.search(r"\b(\w+)( \[\1 \.\.\.\])?$", usage)
+        assert last is not None, usage
+        commands[name].usage = usage[: last.start()] + f"[{last[1]}{' ...' if last[2] else ''}]"
+        offline = f"; with --sql: {OFFLINE_ARGUMENTS[name]}" if name in OFFLINE_ARGUMENTS else ""
+        commands[name].epilog = f"{last[1].upper()} may be left out: {default}{offline}."
+    add_flask_migrate_spellings(command_line)
     return command_line
+
+
+def add_flask_migrate_spellings(command_line: "CommandLine") -> None:
+    """Flask-Migrate's names of commands, as commands of their own (listed by `--help`,
+    below the commands of the usage line), and its -d/--directory option."""
+    commands = command_line.subparsers.choices
+    command_line.subparsers.metavar = "{" + ",".join(commands) + "}"
+    command_line.register_command(migrate)
+    # env.py reads it in cmd_opts, as from `revision --autogenerate`: no file for no change.
+    commands["migrate"].set_defaults(autogenerate=True)
+    templates = command_line.subparsers.add_parser(
+        "list-templates", help="List available templates: Flask-Migrate's name for list_templates."
+    )
+    templates.set_defaults(cmd=(list_templates, [], []))
+    command_line.parser.add_argument(
+        "-d",
+        "--directory",
+        metavar="DIR",
+        help="the migration environment, e.g. migrations: its alembic.ini is read where it "
+        "has one (Flask-Migrate's option; default: script_location in pyproject.toml)",
+    )
+    command_line.parser.epilog = (
+        "Flask-Migrate's spellings work too: migrate (revision --autogenerate), "
+        "list-templates, init --multidb; -d/--directory and -x/--x-arg after the command; "
+        "and the arguments it leaves out: "
+        + ", ".join(f"{name} {default}" for name, default in DEFAULT_ARGUMENTS.items())
+        + "."
+    )
 
 
 def run_alembic(
@@ -183,12 +291,10 @@ def run_alembic(
 
     require_supported_versions()
     command_line = alembic_command_line(prog)
-    options = command_line.parser.parse_args(with_default_revision(argv) or ["--help"])
+    options = command_line.parser.parse_args(alembic_argv(argv) or ["--help"])
     if not hasattr(options, "cmd"):
         command_line.parser.error("name a command, e.g. `upgrade`; `--help` lists them")
     raiseerr, options.raiseerr = options.raiseerr, True
-    if options.cmd[0].__name__ == "list_templates":
-        options.cmd = (list_templates, [], [])
     config = alembic_config(options, root)
     config.attributes["load_app"] = load_app
     config.command = f"python {prog}" if prog.split()[0].endswith(".py") else prog

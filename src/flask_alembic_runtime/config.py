@@ -56,7 +56,8 @@ def command_of(config: Config) -> str:
 def alembic_config(options: Namespace | None = None, root: Path | None = None) -> MigrateConfig:
     """The project's Alembic config: `[tool.alembic]` in pyproject.toml and
     `migrations/alembic.ini` (where it exists) of the project at `root` (default: found
-    from the current folder), or what -c names."""
+    from the current folder), or what -c names; or the environment -d names (Flask-Migrate's
+    option), with its alembic.ini where it has one."""
     root = root or project_root()
     kept_ini = root / "migrations" / "alembic.ini"
     toml_file: Path | str = root / "pyproject.toml"
@@ -66,11 +67,18 @@ def alembic_config(options: Namespace | None = None, root: Path | None = None) -
             toml_file = path
         else:
             ini_file = path
-    if options is not None and options.cmd[0].__name__ == "init":
+    directory = getattr(options, "directory", None)  # init's, or -d's
+    init = options is not None and options.cmd[0].__name__ == "init"
+    if directory is not None and (init or (Path(directory) / "alembic.ini").exists()):
         # A new environment gets an alembic.ini of its own, as with Flask-Migrate.
-        ini_file = Path(options.directory) / "alembic.ini"
+        ini_file = Path(directory) / "alembic.ini"
     section = getattr(options, "name", None) or "alembic"  # -n: the ini file's section
-    return MigrateConfig(file_=ini_file, toml_file=toml_file, ini_section=section, cmd_opts=options)
+    config = MigrateConfig(
+        file_=ini_file, toml_file=toml_file, ini_section=section, cmd_opts=options
+    )
+    if directory is not None and not init:
+        config.set_main_option("script_location", directory.replace("%", "%%"))
+    return config
 
 
 def shown(path: Path | str) -> Path:

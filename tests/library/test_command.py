@@ -14,12 +14,14 @@ from packaging.requirements import Requirement
 
 from flask_alembic_runtime import command as migrate_command
 from flask_alembic_runtime.command import (
+    DEFAULT_ARGUMENTS,
     DISTRIBUTION,
+    alembic_argv,
     oldest_supported,
     release,
     require_supported_versions,
-    with_default_revision,
 )
+from flask_alembic_runtime.config import TEMPLATES
 
 from .conftest import Project
 
@@ -75,21 +77,56 @@ def test_an_outdated_or_missing_package_stops_every_command(
     )
 
 
+# Alembic's own spellings, which reach its parser as typed.
+ALEMBIC_SPELLINGS = [
+    ["upgrade", "abc123"], ["downgrade", "-1"], ["downgrade", "base"], ["-x", "a=b", "heads"],
+    ["--sql", "-x", "bind=default", "upgrade", "head"], ["-c", "upgrade", "current", "-c"],
+    ["revision", "--autogenerate", "-m", "add x"], ["stamp", "--purge", "a1", "b2"],
+    ["merge", "-m", "merge", "a1", "b2"], ["init", "-t", "generic", "custom"],
+    ["show", "a1"], ["edit", "a1"], ["history", "-r", "a1:", "-v", "-i"], ["heads", "-v"],
+    ["current", "--check-heads"], ["check"], ["list_templates"], ["lint", "a1:head"],
+    ["squash", "--to", "a1"], ["rebase", "a1", "--onto", "b2"], ["upgrade", "--", "-1"],
+    ["--help"], [],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", ALEMBIC_SPELLINGS)
+def test_alembics_spellings_are_untouched(argv: list[str]) -> None:
+    assert alembic_argv(argv) == argv
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
+        # The positional argument Flask-Migrate fills in.
         (["upgrade"], ["upgrade", "head"]),
-        (["-x", "bind=default", "--sql", "upgrade"], ["-x", "bind=default", "--sql", "upgrade", "head"]),
+        (["upgrade", "--sql", "--tag", "v1"], ["upgrade", "--sql", "--tag", "v1", "head"]),
+        (["downgrade"], ["downgrade", "-1"]),
+        (["downgrade", "--sql"], ["downgrade", "--sql", "head:-1"]),
+        (["show"], ["show", "head"]),
+        (["edit"], ["edit", "head"]),
+        (["stamp", "--purge"], ["stamp", "--purge", "head"]),
+        (["merge", "-m", "merge", "--rev-id", "m1"], ["merge", "-m", "merge", "--rev-id", "m1", "heads"]),
+        (["init"], ["init", "migrations"]),
+        (["init", "--multidb", "--package"], ["init", "--multidb", "--package", "migrations"]),
+        # -d and -x after the command, moved before it; init's -d is its folder.
+        (["upgrade", "-x", "a=b", "--x-arg", "c=d"], ["-x", "a=b", "-x", "c=d", "upgrade", "head"]),
+        (["migrate", "--x-arg=a=b", "-m", "add x"], ["-x", "a=b", "migrate", "-m", "add x"]),
+        (["downgrade", "-d", "custom", "base"], ["--directory", "custom", "downgrade", "base"]),
+        (["heads", "--directory=custom"], ["--directory", "custom", "heads"]),
+        (["-d", "custom", "current", "-v"], ["--directory", "custom", "current", "-v"]),
+        (["init", "-d", "custom"], ["--directory", "custom", "init", "custom"]),
+        (["-d", "custom", "init", "-t", "generic"], ["--directory", "custom", "init", "-t", "generic", "custom"]),
+        # Options that take a value: what follows is not the command's argument.
         (["-c", "upgrade", "-n", "upgrade", "upgrade"], ["-c", "upgrade", "-n", "upgrade", "upgrade", "head"]),
-        (["upgrade", "abc123"], ["upgrade", "abc123"]),
-        (["upgrade", "--", "-1"], ["upgrade", "--", "-1"]),
-        (["downgrade"], ["downgrade"]),
+        (["downgrade", "--tag", "v1", "-x", "a=b"], ["-x", "a=b", "downgrade", "--tag", "v1", "-1"]),
+        # Incomplete options stay where they are, for argparse's error.
+        (["upgrade", "-x"], ["upgrade", "-x", "head"]),
         (["-x", "upgrade"], ["-x", "upgrade"]),
-        ([], []),
     ],
 )  # fmt: skip
-def test_upgrade_without_a_revision_means_head(argv: list[str], expected: list[str]) -> None:
-    assert with_default_revision(argv) == expected
+def test_flask_migrates_spellings_become_alembics(argv: list[str], expected: list[str]) -> None:
+    assert alembic_argv(argv) == expected
 
 
 def test_upgrade_alone_upgrades_to_the_head(project: Project) -> None:
@@ -97,6 +134,80 @@ def test_upgrade_alone_upgrades_to_the_head(project: Project) -> None:
     project.write_revision("a2", "a1")
     project.migrate("upgrade")
     assert project.versions_in() == ["a2"]
+
+
+def test_migrate_is_revision_autogenerate(project: Project) -> None:
+    """Flask-Migrate's `migrate`: a revision of what the models add, none when nothing."""
+    project.migrate("migrate", "-m", "users and posts", "--rev-id", "r1")
+    [revision] = project.versions.glob("r1_*.py")
+    assert revision.name == "r1_users_and_posts.py"
+    assert "op.create_table('users'," in revision.read_text()
+    project.migrate("upgrade")
+    project.migrate("migrate", "-m", "nothing new")
+    assert [path.name for path in project.versions.glob("*.py")] == [revision.name]
+
+
+def test_commands_without_a_revision_take_flask_migrates(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write_revision("a1", None)
+    project.write_revision("a2", "a1")
+    project.migrate("upgrade")
+    project.migrate("downgrade")
+    assert project.versions_in() == ["a1"]
+    project.migrate("stamp")
+    assert project.versions_in() == ["a2"]
+    capsys.readouterr()
+    project.migrate("show")
+    assert "Rev: a2 (head)" in capsys.readouterr().out
+    monkeypatch.setenv("EDITOR", "true")
+    project.migrate("edit")
+    project.write_revision("b1", "a1")
+    project.migrate("merge", "-m", "both heads", "--rev-id", "m1")
+    assert "Revises: a2, b1" in (project.versions / "m1_both_heads.py").read_text()
+
+
+def test_list_templates_has_flask_migrates_name(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.migrate("list_templates")
+    listing = capsys.readouterr().out
+    project.migrate("list-templates")
+    assert capsys.readouterr().out == listing
+
+
+def test_init_without_a_directory_makes_migrations(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    project.migrate("init")
+    made = tmp_path / "elsewhere" / "migrations"
+    assert (made / "env.py").read_text() == (project.migrations / "env.py").read_text()
+    project.migrate("init", "--multidb", "-d", "several")
+    multidb = (TEMPLATES / "flask-multidb" / "env.py").read_text()
+    assert (tmp_path / "elsewhere" / "several" / "env.py").read_text() == multidb
+
+
+def test_directory_names_the_migration_environment(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Flask-Migrate's -d DIR, before the command or after it: DIR's revisions, and its
+    alembic.ini where it has one."""
+    monkeypatch.chdir(project.root)
+    project.migrate("init", "-d", "custom")
+    project.migrate("revision", "-m", "first", "--rev-id", "c1", "-d", "custom")
+    assert [path.name for path in (project.root / "custom" / "versions").iterdir()] == [
+        "c1_first.py"
+    ]
+    assert list(project.versions.iterdir()) == []
+    project.migrate("--directory", "custom", "upgrade")
+    assert project.versions_in() == ["c1"]
+    (project.root / "custom" / "alembic.ini").unlink()  # as a bare folder: script_location
+    capsys.readouterr()
+    project.migrate("heads", "--directory=custom")
+    assert capsys.readouterr().out == "c1 (head)\n"
+    assert project.failure("heads", "-d", "nosuch").startswith("FAILED: ")
 
 
 @pytest.mark.parametrize("argv", [["--help"], []])
@@ -113,6 +224,12 @@ def test_the_help_lists_alembics_commands_and_the_librarys(
     for name in OWN_COMMANDS:  # each with the start of its docstring
         summary = " ".join(getattr(migrate_command, name).__doc__.split()[:6])
         assert f" {name} {summary}" in words
+    # Flask-Migrate's names, below the commands; its options, and its defaults.
+    assert " migrate Autogenerate a new revision file: Flask-Migrate's name for" in words
+    assert " list-templates List available templates: Flask-Migrate's name for" in words
+    assert "-d DIR, --directory DIR the migration environment, e.g. migrations" in words
+    assert "-d/--directory and -x/--x-arg after the command" in words
+    assert ", ".join(f"{name} {value}" for name, value in DEFAULT_ARGUMENTS.items()) in words
 
 
 @pytest.mark.parametrize(
@@ -122,6 +239,14 @@ def test_the_help_lists_alembics_commands_and_the_librarys(
         ("rebase", ["revision", "--onto HEAD"]),
         ("lint", ["[REV_RANGE]", "e.g. abc123:head (default: all)"]),
         ("upgrade", ["[revision]", "REVISION may be left out: head."]),
+        ("downgrade", ["[revision]", "REVISION may be left out: -1; with --sql: head:-1."]),
+        ("show", ["[rev]", "REV may be left out: head."]),
+        ("edit", ["[rev]", "REV may be left out: head."]),
+        ("stamp", ["[--purge] [revisions ...]", "REVISIONS may be left out: head."]),
+        ("merge", ["[revisions ...]", "REVISIONS may be left out: heads."]),
+        ("init", ["[--multidb] [directory]", "DIRECTORY may be left out: migrations."]),
+        ("migrate", ["[-m MESSAGE]", "[--rev-id REV_ID]"]),
+        ("list-templates", []),
     ],
 )
 def test_each_commands_usage_has_its_options(

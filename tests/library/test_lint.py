@@ -346,8 +346,10 @@ def test_after_an_adoption_lint_checks_the_revisions_written_since_its_baseline(
     pyproject = linted.root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + 'lint_after = "case1"\n')
     assert lint(linted, capsys, "lint").splitlines() == [
-        "Linting the revisions after case1, where the project was adopted (lint_after); "
-        "`python manage.py migrate lint base:heads` lints them all",
+        (
+            "Linting the revisions after case1, where the project was adopted (lint_after); "
+            "`python manage.py migrate lint base:heads` lints them all"
+        ),
         "0 revisions linted, no findings",
     ]
     assert "drop-column: posts.title" in refused(linted, capsys, "lint", "base:heads")[0]

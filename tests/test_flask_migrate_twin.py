@@ -1,0 +1,253 @@
+"""Flask-Migrate 4.1's command line, as its users type it: each invocation of one scenario
+runs in a Flask-Migrate twin (a small app with `Migrate(app, db)` and the environment
+`flask db init` made) and in a generated project, as `flask db ...` and as
+`python manage.py migrate ...`; the exit codes and the effects must be the same: the
+revision files, the database's alembic_version rows and its tables and columns."""
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from helpers import UV, Project, add_age_column, database, run
+
+# The twin: the generated project's models, as a Flask-Migrate user writes them.
+TWIN_APP = """\
+import os
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+db = SQLAlchemy()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+
+
+class Post(db.Model):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(200))
+
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+db.init_app(app)
+Migrate(app, db)
+"""
+
+# Environments the scenario makes with `init`, removed after it.
+NEW_ENVIRONMENTS = ("twin_custom", "twin_multidb")
+
+
+def add_age_to_twin(project: Path) -> None:
+    """The twin's side of helpers.add_age_column: a new nullable column on User."""
+    app = project / "app.py"
+    anchor = "    name: Mapped[str] = mapped_column(String(100), index=True)\n"
+    app.write_text(app.read_text().replace(anchor, anchor + "    age: Mapped[int | None]\n"))
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a user types after `flask db`; Flask-Migrate's spelling of the same where it
+    differs; and whether the models gain a column before it runs."""
+
+    args: tuple[str, ...]
+    flask_migrate_args: tuple[str, ...] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    edits_models: bool = False
+
+    def argv(self, flask_migrate: bool) -> tuple[str, ...]:
+        """The arguments to type: Flask-Migrate's own in the twin."""
+        return (self.flask_migrate_args or self.args) if flask_migrate else self.args
+
+    def __str__(self) -> str:
+        return " ".join(self.args)
+
+
+def step(
+    *args: str,
+    flask_migrate: tuple[str, ...] | None = None,
+    env: dict[str, str] | None = None,
+    edits_models: bool = False,
+) -> Step:
+    """A Step, written as the command line it is."""
+    return Step(args, flask_migrate, env or {}, edits_models)
+
+
+# One history, in order: each step's exit code and effects are compared.
+SCENARIO = [
+    step("check"),  # no revision yet: the models differ, exit 1
+    step("migrate", "-m", "create users and posts"),
+    step("check"),  # the database is not up to date
+    step("upgrade"),
+    step("check"),
+    step("current"),
+    step("heads"),
+    step("history"),
+    step("show"),
+    step("downgrade", "--sql"),  # head:-1, printed
+    step("check", edits_models=True),  # a new column: exit 1
+    step("migrate", "-m", "add age", "-x", "note=1"),
+    step("revision", "--autogenerate", "-m", "nothing new"),  # no file: nothing changed
+    step("upgrade", "-x", "note=1", "--x-arg", "other=2"),
+    step("migrate", "-m", "nothing new either"),
+    step("downgrade"),  # -1
+    step("downgrade"),
+    step("downgrade"),  # nothing left to downgrade: exit 1
+    step("upgrade", "--sql", "--tag", "t1"),
+    step("upgrade", "-d", "migrations"),
+    step("stamp", "--purge"),
+    step("stamp", "base"),
+    step("stamp"),
+    step("edit", env={"EDITOR": "true"}),
+    step("revision", "-m", "side", "--rev-id", "side1", "--head", "base", "--branch-label", "side"),
+    step("heads", "-v", "--resolve-dependencies"),
+    step("branches", "-v"),
+    step("upgrade"),  # two heads: exit 1
+    # Flask-Migrate's `merge` without revisions writes a revision that merges none.
+    step("merge", "-m", "merge heads", flask_migrate=("merge", "-m", "merge heads", "heads")),
+    step("upgrade"),
+    step("history", "-r", "base:head", "-v", "-i"),
+    step("current", "-v"),
+    step("--directory", "migrations", "downgrade", "side1"),
+    step("heads", "--directory=migrations"),
+    step("heads", "-d", "nosuch"),  # exit 1
+    step("show", "nosuch"),  # exit 1
+    step("list-templates"),
+    step("init"),  # migrations exists: exit 1
+    step("init", "-d", "twin_custom", "--package"),
+    step("heads", "-d", "twin_custom"),
+    step("init", "--multidb", "-d", "twin_multidb"),
+    step("nosuch"),  # exit 2
+    step("upgrade", "--nosuch"),  # exit 2
+]
+
+# How the generated project is run: the prefixes of its command lines.
+FRONT_ENDS = {
+    "flask db": ("flask", "db"),
+    "manage.py migrate": ("python", "manage.py", "migrate"),
+}
+
+
+@dataclass
+class Outcome:
+    """What a step did: its exit code and its effects; its output, for the failure message."""
+
+    exit_code: int
+    revisions: list[str]
+    rows: list[str]
+    tables: dict[str, list[str]]
+    output: str = field(compare=False, repr=False)
+
+
+def outcome(project: Project, result: subprocess.CompletedProcess[str]) -> Outcome:
+    """The step's exit code and the project's state: its revision files (by slug, the
+    revision ids differ), its database's revisions (likewise) and tables with their columns."""
+    slugs = {
+        path.name.split("_", 1)[0]: path.stem.split("_", 1)[1]
+        for path in (project.path / "migrations" / "versions").glob("*.py")
+    }
+    with database(project.env["DATABASE_URL"]) as engine, engine.connect() as connection:
+        schema = inspect(connection)
+        tables = {
+            table: sorted(column["name"] for column in schema.get_columns(table))
+            for table in schema.get_table_names()
+        }
+        rows = []
+        if "alembic_version" in tables:
+            found = connection.execute(text("SELECT version_num FROM alembic_version"))
+            rows = sorted(slugs.get(revision, revision) for revision in found.scalars())
+    return Outcome(result.returncode, sorted(slugs.values()), rows, tables, result.stderr)
+
+
+def play(
+    project: Project, prefix: tuple[str, ...], edit_models: Callable[[], None], twin: bool = False
+) -> list[Outcome]:
+    """Run the scenario in the project, each step as `PREFIX ARGS`: what each did."""
+    outcomes = []
+    for scenario_step in SCENARIO:
+        if scenario_step.edits_models:
+            edit_models()
+        args = scenario_step.argv(flask_migrate=twin)
+        result = project.run(*prefix, *args, ok=None, **scenario_step.env)
+        outcomes.append(outcome(project, result))
+    return outcomes
+
+
+def play_twin(path: Path) -> list[Outcome]:
+    """The scenario played in a new Flask-Migrate twin at `path`, Flask-Migrate 4.1 installed."""
+    run([UV, "venv", "--quiet", "--python", sys.executable, ".venv"], path, {})
+    install = [UV, "pip", "install", "--quiet", "--compile-bytecode", "flask-migrate>=4.1,<4.2"]
+    run(install, path, {"VIRTUAL_ENV": ".venv"})
+    (path / "app.py").write_text(TWIN_APP)
+    twin = Project(path, {"FLASK_APP": "app", "DATABASE_URL": f"sqlite:///{path / 'app.db'}"})
+    twin.run("flask", "db", "init")
+    return play(twin, ("flask", "db"), partial(add_age_to_twin, path), twin=True)
+
+
+@pytest.fixture(scope="module")
+def twin_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[list[Outcome]]]:
+    """What the scenario does in the twin: played in the background, while the generated
+    project is installed and plays it."""
+    with ThreadPoolExecutor(max_workers=1) as background:
+        yield background.submit(play_twin, tmp_path_factory.mktemp("twin"))
+
+
+@pytest.fixture(scope="module")
+def project(installed: Callable[..., AbstractContextManager[Project]]) -> Iterator[Project]:
+    """The session's installed default project."""
+    with installed() as project:
+        yield project
+
+
+@contextmanager
+def afresh(project: Project, url: str) -> Iterator[Project]:
+    """The project on a new database; afterwards as it was: its revisions, its models, no
+    new environments."""
+    models = project.path / "my_flask_app" / "models.py"
+    saved = models.read_text()
+    versions = project.path / "migrations" / "versions"
+    files = set(versions.glob("*.py"))
+    try:
+        yield Project(project.path, {"DATABASE_URL": url})
+    finally:
+        models.write_text(saved)
+        for path in set(versions.glob("*.py")) - files:
+            path.unlink()
+        for name in NEW_ENVIRONMENTS:
+            shutil.rmtree(project.path / name, ignore_errors=True)
+
+
+def test_flask_migrate_spellings_do_what_flask_migrate_does(
+    project: Project, twin_outcomes: Future[list[Outcome]], tmp_path: Path
+) -> None:
+    """The scenario, played from the start by each front end (one test: the twin, played
+    once, is shared)."""
+    for front_end, prefix in FRONT_ENDS.items():
+        url = f"sqlite:///{tmp_path / front_end.replace(' ', '_')}.db"
+        with afresh(project, url) as fresh:
+            outcomes = play(fresh, prefix, partial(add_age_column, fresh.path, "my_flask_app"))
+        for scenario_step, ours, theirs in zip(
+            SCENARIO, outcomes, twin_outcomes.result(), strict=True
+        ):
+            assert ours == theirs, (
+                f"`{front_end} {scenario_step}`\nours:\n{ours.output}\n"
+                f"Flask-Migrate's:\n{theirs.output}"
+            )
