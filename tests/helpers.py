@@ -15,7 +15,8 @@ from functools import cache
 from pathlib import Path
 
 import copier
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 UV = Path(sys.executable).with_name("uv")

@@ -204,9 +204,10 @@ def list_templates(config: "Config") -> None:
 def alembic_command_line(prog: str) -> "CommandLine":
     """Alembic's own parser, named after this command, with friendlier defaults, this
     project's own commands (doctor, squash, rebase and lint) and Flask-Migrate's spellings."""
-    from alembic.config import CommandLine
+    from .compat import check
+    from .compat import command_line as alembic_parser
 
-    command_line = CommandLine(prog=prog)
+    command_line = alembic_parser(prog)
     for own_command in (doctor, squash, rebase, lint):
         command_line.register_command(own_command)
     commands = command_line.subparsers.choices
@@ -237,6 +238,7 @@ def alembic_command_line(prog: str) -> "CommandLine":
         help="the flask-multidb template: a function per database in each revision",
     )
     commands["list_templates"].set_defaults(cmd=(list_templates, [], []))
+    commands["check"].set_defaults(cmd=(check, [], []))  # its error lists the differences
     for name, default in DEFAULT_ARGUMENTS.items():
         # Its usage line shows the argument as optional (see alembic_argv).
         usage = commands[name].format_usage().removeprefix("usage: ").rstrip()

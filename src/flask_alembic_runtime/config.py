@@ -4,11 +4,14 @@
 
 from __future__ import annotations
 
+import os
 from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
+
+from .compat import READS_TOML, config_files, read_tool_alembic
 
 #: How a generated project runs the commands: the words of the fixes messages give, unless
 #: the command that ran says otherwise (`MigrateConfig.command`).
@@ -30,10 +33,32 @@ def project_root(start: Path | None = None) -> Path:
 
 class MigrateConfig(Config):
     """Alembic's Config, offering this package's environments as `flask` and
-    `flask-multidb`, and speaking of the command line it was run from."""
+    `flask-multidb`, and speaking of the command line it was run from.
+
+    It takes `toml_file` (a pyproject.toml) on every Alembic the library supports. Alembic
+    1.16 and newer read its `[tool.alembic]` themselves; on 1.13 to 1.15 this class reads
+    it, as they would (compat.read_tool_alembic): what the ini file (e.g. a kept
+    `migrations/alembic.ini`) gives wins, as from 1.16. So an adopted project pinned to an
+    older Alembic may keep its settings in either file.
+    """
 
     #: How users run the commands, e.g. "python manage.py migrate" or "flask db".
     command = DEFAULT_COMMAND
+
+    def __init__(
+        self,
+        file_: str | os.PathLike[str] | None = None,
+        toml_file: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> None:
+        """Alembic's Config of these files; `options` are its other keyword arguments."""
+        if READS_TOML:
+            super().__init__(file_, toml_file=toml_file, **options)
+            return
+        super().__init__(file_, **options)
+        self.toml_file_name = os.fspath(toml_file) if toml_file else None
+        if toml_file:
+            read_tool_alembic(self, Path(toml_file))
 
     def get_template_directory(self) -> str:
         """This package's templates for `init -t flask` or `-t flask-multidb`, else Alembic's."""
@@ -62,7 +87,7 @@ def alembic_config(options: Namespace | None = None, root: Path | None = None) -
     kept_ini = root / "migrations" / "alembic.ini"
     toml_file: Path | str = root / "pyproject.toml"
     ini_file: Path | str | None = kept_ini if kept_ini.exists() else None
-    for path in getattr(options, "config", None) or []:
+    for path in config_files(options):
         if Path(path).name == "pyproject.toml":
             toml_file = path
         else:

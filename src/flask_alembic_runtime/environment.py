@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from alembic.runtime.environment import EnvironmentContext
     from flask import Flask
     from flask_sqlalchemy import SQLAlchemy
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy.engine import Connection, Engine
 
 logger = logging.getLogger("alembic.env")
 
@@ -142,7 +142,7 @@ def app_context(app: Flask | Callable[[], Flask] | None) -> Iterator[Flask]:
         try:
             yield app
         finally:
-            for engine in app.extensions["sqlalchemy"].engines.values():
+            for engine in app_databases(sqlalchemy_object(app)).values():
                 engine.dispose()
 
 
@@ -396,7 +396,7 @@ def run_online(run: Run) -> None:
     each revision commits on its own. With several databases, each runs in one transaction
     and all commit together at the end, so that they stay at the same revision.
     """
-    from sqlalchemy import Connection
+    from sqlalchemy.engine import Connection
 
     targets = given_targets(run)
     together = len(targets) > 1

@@ -33,6 +33,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 
+from .compat import alembic_option
 from .config import command_of, shown
 
 # `# lint: allow drop-column` or `# lint: allow drop-table, squawk:ban-drop-table`.
@@ -336,8 +337,8 @@ def lint(config: Config, revision_range: str | None = None) -> None:
     Without REV_RANGE: every revision, or those after the baseline an adoption recorded
     (BASELINE; `lint base:heads` then lints the whole history)."""
     command_ = command_of(config)
-    baseline = config.get_alembic_option(BASELINE) if revision_range is None else None
-    if isinstance(baseline, str) and baseline:
+    baseline = alembic_option(config, BASELINE) if revision_range is None else None
+    if baseline:
         revision_range = f"{baseline}:heads"
         config.print_stdout(
             f"Linting the revisions after {baseline}, where the project was adopted "

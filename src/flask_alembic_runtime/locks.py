@@ -22,7 +22,7 @@ except ImportError:  # Windows: SQLite runs there without a migration lock
 from .databases import DEFAULT
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy.engine import Connection
 
 #: Seconds a run waits for the lock before it fails: an hour.
 DEFAULT_TIMEOUT = 3600
@@ -72,7 +72,7 @@ def migration_lock(
             connection.execute(text("SELECT pg_advisory_lock(:key)"), params)
             taken = 1
         except OperationalError:  # lock_timeout ran out: the transaction, SET included, is void
-            connection.rollback()
+            end_transaction(connection, "rollback")
             taken = 0
         connection.execute(text("RESET lock_timeout"))
         release = "SELECT pg_advisory_unlock(:key)"
@@ -81,14 +81,24 @@ def migration_lock(
         params = {"name": name, "timeout": timeout}
         taken = connection.execute(text("SELECT GET_LOCK(:name, :timeout)"), params).scalar_one()
         release = "SELECT RELEASE_LOCK(:name)"
-    connection.commit()  # the lock belongs to the session, not to this transaction
+    end_transaction(connection)  # the lock belongs to the session, not to this transaction
     if taken != 1:  # 0: timed out; NULL: an error
         raise not_free(name, timeout)
     try:
         yield
     finally:
         connection.execute(text(release), params)
-        connection.commit()
+        end_transaction(connection)
+
+
+def end_transaction(connection: Connection, how: str = "commit") -> None:
+    """Commit (or roll back) what `connection` began: its own transaction (SQLAlchemy 2.0
+    begins one with the first statement), or the driver's (1.4's connections, which begin
+    none of their own, leave the driver's open)."""
+    if hasattr(connection, how):
+        getattr(connection, how)()
+    else:
+        getattr(connection.connection, how)()
 
 
 def not_free(name: str, timeout: int) -> Exception:

@@ -12,7 +12,8 @@ from typing import Any
 from uuid import uuid4
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, inspect
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import DEFAULT_COMMAND

@@ -39,10 +39,7 @@ from alembic.operations import ops
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError, to_tuple
 from sqlalchemy import (
-    Connection,
     Constraint,
-    Dialect,
-    Engine,
     Index,
     MetaData,
     Table,
@@ -52,6 +49,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import CompileError
 from sqlalchemy.sql.elements import conv
 from sqlalchemy.types import TypeEngine

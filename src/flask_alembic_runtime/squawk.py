@@ -20,6 +20,7 @@ from alembic.config import Config
 from alembic.script import Script
 from alembic.util import CommandError
 
+from .compat import copy_config
 from .databases import DEFAULT
 from .lint import Finding, mark_allowed, operations, text, upgrade_functions
 
@@ -48,14 +49,7 @@ def offline_sql(config: Config, target: str) -> str:
     """The SQL that `upgrade --sql TARGET` writes (env.py loads the app for it), quietly."""
     buffer = io.StringIO()
     options = Namespace(**{**vars(config.cmd_opts or Namespace()), "quiet": True})
-    quiet = type(config)(
-        file_=config.config_file_name,
-        toml_file=config.toml_file_name,
-        ini_section=config.config_ini_section,
-        output_buffer=buffer,
-        cmd_opts=options,
-        attributes=config.attributes,
-    )
+    quiet = copy_config(config, options, output_buffer=buffer, attributes=config.attributes)
     command.upgrade(quiet, target, sql=True)
     return buffer.getvalue()
 

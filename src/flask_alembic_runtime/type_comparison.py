@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Double, Float
+import sqlalchemy
+from sqlalchemy import Float
 from sqlalchemy.types import TypeEngine
+
+#: SQLAlchemy 2.0's Double; SQLAlchemy 1.4 has none (its models map no type to it).
+Double: Any = getattr(sqlalchemy, "Double", ())
 
 
 def compare_type(

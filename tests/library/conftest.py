@@ -22,11 +22,12 @@ import sqlalchemy
 from alembic.config import Config
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Engine, ForeignKey, Integer, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Column, ForeignKey, Integer, String, text
+from sqlalchemy.engine import Engine
 
 from flask_alembic_runtime.command import run_alembic
 from flask_alembic_runtime.config import TEMPLATES, MigrateConfig
+from flask_alembic_runtime.databases import app_databases, sqlalchemy_object
 
 PYPROJECT = """\
 [tool.alembic]
@@ -68,34 +69,35 @@ def create_app(urls: dict[str, str], with_age: bool = False, name_column: str = 
     (`urls["default"]`), events in the "analytics" bind; every other name in `urls` is a
     bind without models. `with_age`: the users model has gained a nullable `age` column;
     `name_column`: the users' name column, renamed in the database. The models are written
-    as Flask-SQLAlchemy 3.0 and 3.1 both take them, `db.Model` with `Mapped` annotations:
-    3.0 takes no DeclarativeBase subclass as its model_class."""
+    in the classic `Column` style that every supported release takes (SQLAlchemy 1.4 to 2.1,
+    Flask-SQLAlchemy 2.5 to 3.1)."""
     db = SQLAlchemy()
 
     class User(db.Model):  # type: ignore[name-defined,misc]
         __tablename__ = "users"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        name: Mapped[str] = mapped_column(name_column, String(100), index=True)
+        id = Column(Integer, primary_key=True)
+        name = Column(name_column, String(100), nullable=False, index=True)
         if with_age:
-            age = mapped_column(Integer, nullable=True)
+            age = Column(Integer, nullable=True)
 
     class Post(db.Model):  # type: ignore[name-defined,misc]
         __tablename__ = "posts"
-        id: Mapped[int] = mapped_column(primary_key=True)
-        title: Mapped[str] = mapped_column(String(200))
-        user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+        id = Column(Integer, primary_key=True)
+        title = Column(String(200), nullable=False)
+        user_id = Column(Integer, ForeignKey("users.id"), nullable=False)
 
     if "analytics" in urls:
 
         class Event(db.Model):  # type: ignore[name-defined,misc]
             __bind_key__ = "analytics"
             __tablename__ = "events"
-            id: Mapped[int] = mapped_column(primary_key=True)
-            name: Mapped[str] = mapped_column(String(100))
+            id = Column(Integer, primary_key=True)
+            name = Column(String(100), nullable=False)
 
     app = Flask("unit_tests_app")
     app.config["SQLALCHEMY_DATABASE_URI"] = urls["default"]
     app.config["SQLALCHEMY_BINDS"] = {key: url for key, url in urls.items() if key != "default"}
+    app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False  # Flask-SQLAlchemy 2.5 warns otherwise
     db.init_app(app)
     return app
 
@@ -103,7 +105,7 @@ def create_app(urls: dict[str, str], with_age: bool = False, name_column: str = 
 def dispose(app: Flask) -> None:
     """Close the app's pooled connections (SQLite files stay open otherwise)."""
     with app.app_context():
-        for engine in app.extensions["sqlalchemy"].engines.values():
+        for engine in app_databases(sqlalchemy_object(app)).values():
             engine.dispose()
 
 
@@ -227,7 +229,7 @@ class Project:
 def engine_of(app: Flask, database: str = "default") -> Iterator[Engine]:
     """The app's engine of one database ("default" or a bind's name), in its context."""
     with app.app_context():
-        yield app.extensions["sqlalchemy"].engines[None if database == "default" else database]
+        yield app_databases(sqlalchemy_object(app))[database]
 
 
 @pytest.fixture
@@ -277,18 +279,18 @@ WSGI = '''\
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.orm import Mapped, mapped_column
 
 db = SQLAlchemy()
 
 
 class Note(db.Model):
     __tablename__ = "notes"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id = db.Column(db.Integer, primary_key=True)
 
 
 app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = {url!r}
+app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
 db.init_app(app)
 '''
 

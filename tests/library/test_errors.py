@@ -1,11 +1,14 @@
 """errors.py: the one line `migrate` prints for an error it knows (the cause and the fix),
 and None for those that keep their traceback."""
 
+import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from alembic.util import CommandError
 from flask.cli import NoAppException
+from packaging.version import Version
 from sqlalchemy.exc import ArgumentError
 
 from flask_alembic_runtime.errors import bad_database_url, error_line, first_line, masked
@@ -48,7 +51,10 @@ def test_a_bad_database_url_is_one_line(
     (project.migrations / "env.py").write_text(ENV_FROM_DATABASE_URL)
     monkeypatch.setenv("DATABASE_URL", url)
     project.migrate("heads", in_app_context=False)  # reads no database: works all the same
-    assert project.failure("current", in_app_context=False) == line
+    # SQLAlchemy's own reason, in parentheses, is worded by its release: ours frames it.
+    failure = project.failure("current", in_app_context=False)
+    assert re.sub(r" \(.*\):", " (...):", failure) == re.sub(r" \(.*\):", " (...):", line)
+    assert failure == line or Version(sqlalchemy.__version__) < Version("2.0")
 
 
 def test_the_bad_setting_is_named_among_the_database_urls(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from alembic.util import CommandError
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
 
 from flask_alembic_runtime.locks import (
     MYSQL_NAME_LIMIT,
+    end_transaction,
     lock_name,
     migration_lock,
     mysql_lock_name,
@@ -146,9 +148,9 @@ def test_postgresql_lock_timeout_zero_does_not_wait(
     url = server_database("postgresql")
     holder, connection = connect(url), connect(url)
     holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": zlib.crc32(b"migrations")})
-    holder.commit()
+    end_transaction(holder)
     connection.execute(text("SET statement_timeout = '1s'"))
-    connection.commit()
+    end_transaction(connection)
     started = time.monotonic()
     with pytest.raises(CommandError), migration_lock(connection, "migrations", "default", 0):
         pass
@@ -206,7 +208,7 @@ def test_x_lock_timeout_bounds_a_runs_wait(
             )
         else:
             connection.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": base})
-        connection.commit()
+        end_transaction(connection)
         assert project.failure("-x", "lock_timeout=1", "upgrade") == (
             f"FAILED: {not_free_after(base, 1)}"
         )

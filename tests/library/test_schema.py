@@ -5,11 +5,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from packaging.version import Version
 from sqlalchemy import (
     Column,
-    Engine,
     Integer,
     MetaData,
     String,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
+from sqlalchemy.engine import Engine
 
 from flask_alembic_runtime.schema import (
     describe_schema,
@@ -65,6 +67,11 @@ def described(engine: Engine) -> dict[str, object]:
         return {str(item): value for item, value in describe_schema(connection).items()}
 
 
+@pytest.mark.xfail(
+    Version(sqlalchemy.__version__) < Version("2.0"),
+    reason="SQLAlchemy 1.4 misreads the names of a SQLite table's named constraints",
+    strict=True,
+)
 def test_every_object_is_described_by_name(sqlite_file: Engine) -> None:
     build(sqlite_file, *SCHEMA)
     assert described(sqlite_file) == {
