@@ -144,3 +144,23 @@ def test_the_fixes_name_the_command_the_user_ran(
     upgraded.execute("DELETE FROM alembic_version")
     lines, _ = failed_report(upgraded, capsys, prog="flask db")
     assert "run `flask db upgrade`" in lines[0]
+
+
+def test_a_database_built_by_create_all_and_stamped_is_named_with_its_fix(
+    upgraded: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The models gained a column, the app's create_all() built it (no revision), and the
+    database was stamped: it matches the models, not what its history builds."""
+    upgraded.make_app(with_age=True)
+    upgraded.execute("ALTER TABLE users ADD COLUMN age INTEGER")
+    lines, failure = failed_report(upgraded, capsys)
+    assert lines[1] == (
+        "default: PROBLEM the database is what the models build (db.create_all()), recorded "
+        "at a revision its history does not build: a new database made by `upgrade` would "
+        "differ from it; write the revision the history lacks (`upgrade` a scratch database, "
+        "`python manage.py migrate revision --autogenerate` against it), then `python "
+        "manage.py migrate stamp head` here"
+    )
+    assert lines[2] == "default:   column users.age: only in the database"
+    assert lines[3] == "check: the models match the migrations"
+    assert failure == "FAILED: doctor found 1 problem(s), each listed above with its fix"
