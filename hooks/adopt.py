@@ -68,10 +68,11 @@ def add_gitignore_lines(template_gitignore: Path, gitignore: Path) -> None:
     say(f".gitignore: added {', '.join(missing)}")
 
 
-def add_alembic_settings(project: Path, migrations_dir: str) -> None:
-    """Give Alembic its settings where the project keeps its own."""
+def add_alembic_settings(project: Path, migrations_dir: str, toml: bool) -> None:
+    """Give Alembic its settings where the project keeps its own: pyproject.toml (where
+    `toml`: Alembic reads it), else the environment's alembic.ini."""
     pyproject = project / "pyproject.toml"
-    if pyproject.exists():
+    if toml and pyproject.exists():
         text = pyproject.read_text()
         if not re.search(r"^\[tool\.alembic\]", text, flags=re.MULTILINE):
             separator = "" if text.endswith("\n") else "\n"
@@ -209,21 +210,31 @@ def release(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
 
 
-def unsupported(python: Path, library: Path) -> list[str]:
-    """The project's packages outside the ranges the library supports (its pyproject.toml's
-    `name>=OLDEST,<NEXT`), each as "name VERSION (supported: >=OLDEST,<NEXT)"."""
+def supported_ranges(library: Path) -> dict[str, tuple[str, str]]:
+    """The range of each package the library supports, from its pyproject.toml
+    (`name>=OLDEST,<NEXT`)."""
     ranges = {}
     for requirement in tomllib.loads(library.read_text())["project"]["dependencies"]:
         found = re.match(r"([A-Za-z0-9._-]+)\s*>=\s*([\d.]+)\s*,\s*<\s*([\d.]+)$", requirement)
         if found:
             ranges[found[1].lower()] = (found[2], found[3])
+    return ranges
+
+
+def installed_versions(python: Path, names: list[str]) -> dict[str, str | None]:
+    """The installed version of each package in the virtualenv of `python` (None: none)."""
     probe = subprocess.run(
-        [python, "-c", VERSIONS, *ranges], capture_output=True, text=True, check=True
+        [python, "-c", VERSIONS, *names], capture_output=True, text=True, check=True
     )
-    versions = json.loads(probe.stdout)
+    versions: dict[str, str | None] = json.loads(probe.stdout)
+    return versions
+
+
+def unsupported(versions: dict[str, str | None], ranges: dict[str, tuple[str, str]]) -> list[str]:
+    """The packages outside the ranges, each as "name VERSION (supported: >=OLDEST,<NEXT)"."""
     outside = []
     for name, (oldest, following) in ranges.items():
-        installed = versions[name]
+        installed = versions.get(name)
         if installed is None or not release(oldest) <= release(installed) < release(following):
             outside.append(f"{name} {installed or 'none'} (supported: >={oldest},<{following})")
     return outside
@@ -244,10 +255,10 @@ def upgrade_hint(project: Path, outside: list[str]) -> str:
     return f"pip install {wanted}, and raise the pins in the project's requirements"
 
 
-def require_supported(python: Path, project: Path, library: Path) -> None:
+def require_supported(versions: dict[str, str | None], project: Path, library: Path) -> None:
     """Stop, before anything is written, when a package the project pins lies outside what
     the library supports: the project's packages are never upgraded behind its back."""
-    outside = unsupported(python, library)
+    outside = unsupported(versions, supported_ranges(library))
     if outside:
         sys.exit(
             f"  FAILED: flask-alembic-runtime, which the migrations would run on, does not "
@@ -275,7 +286,8 @@ def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> No
     if len(revisions) != 1:
         return  # no history yet, or several heads: lint checks everything
     pyproject = project / "pyproject.toml"
-    path = pyproject if pyproject.exists() else project / migrations_dir / "alembic.ini"
+    in_toml = pyproject.exists() and "[tool.alembic]" in pyproject.read_text()
+    path = pyproject if in_toml else project / migrations_dir / "alembic.ini"
     text = path.read_text()
     if re.search(r"^lint_after\s*=", text, flags=re.MULTILINE):
         return
@@ -287,6 +299,20 @@ def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> No
         return
     path.write_text(text[: section.end()] + line + text[section.end() :])
     say(f"{path.name}: lint_after = {revisions[0]} (`migrate lint base:heads` lints all)")
+
+
+def point_to_replaced_env(project: Path, migrations_dir: str) -> None:
+    """Say where the project's own env.py went: git has it, with its team's edits."""
+    env_py = f"{migrations_dir}/env.py"
+    tracked = ["git", "ls-files", "--error-unmatch", env_py]
+    if subprocess.run(tracked, cwd=project, capture_output=True, check=False).returncode:
+        return
+    unchanged = ["git", "diff", "--quiet", "HEAD", "--", env_py]
+    if subprocess.run(unchanged, cwd=project, capture_output=True, check=False).returncode:
+        say(
+            f"{env_py}: now the library's settings file; the project's own is in git (`git "
+            f"diff HEAD -- {env_py}`): carry any edits of its team's into the settings there"
+        )
 
 
 def main() -> None:
@@ -302,12 +328,17 @@ def main() -> None:
     options = parser.parse_args()
     project = Path.cwd()
     refuse_second_environment(project, options.migrations_dir)
+    point_to_replaced_env(project, options.migrations_dir)
     python = project_python(project) if options.prove else None
+    library = options.template / "pyproject.toml"
     install = python is not None and not can_import(python, "flask_alembic_runtime")
+    versions = installed_versions(python, list(supported_ranges(library))) if python else {}
     if python is not None and install:
-        require_supported(python, project, options.template / "pyproject.toml")
+        require_supported(versions, project, library)
     add_gitignore_lines(options.template / "template" / ".gitignore", project / ".gitignore")
-    add_alembic_settings(project, options.migrations_dir)
+    # Alembic reads [tool.alembic] from 1.16 on; before, the settings go to alembic.ini.
+    toml = release(versions.get("alembic") or "1.16") >= (1, 16)
+    add_alembic_settings(project, options.migrations_dir, toml)
     (project / options.migrations_dir / "versions").mkdir(parents=True, exist_ok=True)
     add_requirement(project, options.requirement)
     if python is None:

@@ -50,6 +50,10 @@ class Layout:
     drift: tuple[str, str] | None = None
     # Whether its app upgrades the database whenever it starts.
     migrates_at_start: bool = False
+    # Its requirements.txt (unless pyproject.toml declares its dependencies).
+    pins: str = OLD_PINS
+    # An edit its team made to the env.py that `flask db init` wrote: (old, new) text.
+    customised_env: tuple[str, str] | None = None
 
     def all_files(self) -> dict[str, str]:
         """Its files, with the README, .gitignore, Procfile and (unless pyproject.toml
@@ -58,7 +62,7 @@ class Layout:
         return {
             "README.md": README.format(name=self.name),
             ".gitignore": GITIGNORE,
-            **({} if pinned else {"requirements.txt": OLD_PINS}),
+            **({} if pinned else {"requirements.txt": self.pins}),
             "Procfile": PROCFILE,
             ".flaskenv": f"FLASK_APP={self.flask_app}\n",
             **self.files,
@@ -514,10 +518,87 @@ def create_app():
     migrates_at_start=True,
 )
 
+# (f) A mixed-case package from the Flask 2 years: Flask 2.1, Flask-SQLAlchemy 2.5,
+# SQLAlchemy 1.4 and Flask-Migrate 3.1 pinned in requirements.txt, models in the classic
+# Column style, `Migrate()` initialised with options, and an env.py its team customised.
+LEGACY = Layout(
+    name="members",
+    app_module="AppName",
+    app_style="factory",
+    flask_app="AppName",
+    pins="""\
+flask==2.1.3
+werkzeug==2.1.2
+flask-sqlalchemy==2.5.1
+sqlalchemy==1.4.54
+flask-migrate==3.1.0
+alembic==1.13.3
+python-dotenv==1.0.1
+psycopg2-binary==2.9.10
+pymysql==1.1.1
+""",
+    files={
+        "AppName/__init__.py": """\
+import os
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+migrate = Migrate(compare_type=True)
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+    db.init_app(app)
+    migrate.init_app(app, db)
+    from AppName import models  # noqa: F401
+
+    return app
+""",
+        "AppName/models.py": """\
+from AppName import db
+
+
+class Member(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(120), unique=True, nullable=False)
+
+
+class Visit(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    member_id = db.Column(db.Integer, db.ForeignKey("member.id"), nullable=False)
+""",
+    },
+    models="AppName/models.py",
+    steps=[
+        (
+            "unique=True, nullable=False)\n",
+            "unique=True, nullable=False)\n    name = db.Column(db.String(80))\n",
+        ),
+        (
+            'db.ForeignKey("member.id"), nullable=False)\n',
+            'db.ForeignKey("member.id"), nullable=False)\n    at = db.Column(db.DateTime)\n',
+        ),
+    ],
+    rows={
+        "member": "INSERT INTO member (id, email, name) VALUES (1, 'ada@example.org', 'Ada')",
+        "visit": "INSERT INTO visit (id, member_id) VALUES (1, 1)",
+    },
+    customised_env=(
+        "    with connectable.connect() as connection:",
+        "    # Our team: one connection per run.\n    with connectable.connect() as connection:",
+    ),
+)
+
 LAYOUTS = {
     "tutorial": TUTORIAL,
     "extensions": EXTENSIONS,
     "single_module": SINGLE_MODULE,
     "models_package": MODELS_PACKAGE,
     "in_package": IN_PACKAGE,
+    "legacy": LEGACY,
 }

@@ -41,6 +41,10 @@ def flask_migrate_project(layout: Layout, path: Path, url: str | None) -> Projec
     run([UV, "pip", "install", "--quiet", "--compile-bytecode", "-r", layout.requirements],
         path, {"VIRTUAL_ENV": ".venv"})  # fmt: skip
     project.run("flask", "db", "init")
+    if layout.customised_env:
+        env_py = path / layout.migrations_dir / "env.py"
+        assert layout.customised_env[0] in env_py.read_text()
+        env_py.write_text(env_py.read_text().replace(*layout.customised_env))
     models = path / layout.models
     for step, edit in enumerate([None, *layout.steps], start=1):
         if edit is not None:
@@ -69,7 +73,8 @@ from sqlalchemy import text
 module, style, sql = sys.argv[1:]
 found = import_module(module)
 app = found.create_app() if style == "factory" else found.app
-with app.app_context(), app.extensions["sqlalchemy"].engine.begin() as connection:
+state = app.extensions["sqlalchemy"]  # Flask-SQLAlchemy 2.5: a state holding the object
+with app.app_context(), getattr(state, "db", state).engine.begin() as connection:
     result = connection.execute(text(sql))
     print(result.scalar() if result.returns_rows else "")
 """
@@ -114,6 +119,8 @@ LAYOUT_DATABASES = [
     pytest.param("models_package", "mysql", id="models_package-mariadb", marks=pytest.mark.server),
     pytest.param("in_package", "sqlite", id="in_package-sqlite"),
     pytest.param("in_package", "postgresql", id="in_package-postgresql", marks=pytest.mark.server),
+    pytest.param("legacy", "sqlite", id="legacy-sqlite"),
+    pytest.param("legacy", "postgresql", id="legacy-postgresql", marks=pytest.mark.server),
 ]
 
 
@@ -130,7 +137,7 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     # naming psycopg 3 as SQLAlchemy 2.0 needs (its postgresql:// meant psycopg2).
     url = None if layout_name == "tutorial" else (
         f"sqlite:///{tmp_path / 'data.db'}" if database == "sqlite"
-        else server_database(database).replace("postgresql://", "postgresql+psycopg://")
+        else server_database(database).replace("postgresql://", postgresql_scheme(layout))
     )  # fmt: skip
     project = flask_migrate_project(layout, path, url)
     old_head = project.run("flask", "db", "current").stdout.split()[0]
@@ -162,6 +169,8 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     assert added.startswith("flask-alembic-runtime @ git+file://") and commit_id in added
     assert packages - freeze(project) == set()
     doctor = adoption.stdout + adoption.stderr
+    env_py = f"{layout.migrations_dir}/env.py"
+    assert f"{env_py}: now the library's settings file; the project's own is in git" in doctor
     assert f"default: at the head {old_head}" in doctor
     assert "default: the history replayed on a scratch database gives its schema" in doctor
     if layout.drift:  # work to do, listed with its fix; check still fails on it
@@ -253,7 +262,7 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
 def test_an_adoption_that_cannot_be_done_stops_first_with_one_line(tmp_path: Path) -> None:
     """The revisions live in the package (Flask-Migrate's `directory=`) but the answer says
     migrations/: one line names the answer, and Copier's files there are removed. A pin the
-    library does not support (Alembic 1.13): one line naming it, nothing installed or
+    library does not support (Alembic 1.12): one line naming it, nothing installed or
     written but Copier's own files."""
     layout = LAYOUTS["in_package"]
     project = flask_migrate_project(layout, tmp_path / layout.name, f"sqlite:///{tmp_path}/t.db")
@@ -266,18 +275,64 @@ def test_an_adoption_that_cannot_be_done_stops_first_with_one_line(tmp_path: Pat
     assert not (project.path / "migrations").exists()
 
     run(
-        [UV, "pip", "install", "--quiet", "alembic==1.13.3"], project.path, {"VIRTUAL_ENV": ".venv"}
+        [UV, "pip", "install", "--quiet", "alembic==1.12.1"], project.path, {"VIRTUAL_ENV": ".venv"}
     )
     packages = freeze(project)
     refused = adopt(project, template, layout, *data(layout), ok=False)
     assert failure_line(refused) == (
         "FAILED: flask-alembic-runtime, which the migrations would run on, does not support "
-        "alembic 1.13.3 (supported: >=1.16,<1.21): raise it in pyproject.toml, then adopt again"
+        "alembic 1.12.1 (supported: >=1.13,<1.21): raise it in pyproject.toml, then adopt again"
     )
     assert freeze(project) == packages
     assert changed_files(project.path) <= {".copier-answers.yml", "manage.py"} | {
         f"{layout.migrations_dir}/{name}" for name in ("env.py", "README", "script.py.mako")
     }
+
+
+def test_a_database_built_by_create_all_and_stamped_is_named_with_its_way_out(
+    tmp_path: Path,
+) -> None:
+    """(g) The app's models gained a column that no revision adds; its database was built by
+    `db.create_all()` and stamped at the head, as apps that create their tables at start-up
+    do. The proof names that and what to do; done, the adoption is proven."""
+    layout = LAYOUTS["single_module"]
+    path = tmp_path / layout.name
+    database = tmp_path / "data.db"
+    project = flask_migrate_project(layout, path, f"sqlite:///{database}")
+    database.unlink()
+    models = path / layout.models
+    models.write_text(models.read_text().replace(
+        "nullable=False)\n", "nullable=False)\n    pinned = db.Column(db.Boolean)\n", 1
+    ))  # fmt: skip
+    project.run(
+        "python", "-c", "from app import app, db; app.app_context().push(); db.create_all()"
+    )
+    project.run("flask", "db", "stamp", "head")
+    commit(path, "Pinned notes, built by create_all()")
+    template = template_repository(tmp_path / "template")
+
+    proof = adopt(project, template, layout, ok=False)
+    assert (
+        "default: PROBLEM the database is what the models build (db.create_all()), recorded "
+        "at a revision its history does not build"
+    ) in proof.stdout + proof.stderr
+    assert "default:   column note.pinned: only in the database" in proof.stdout + proof.stderr
+
+    # The way out it names: the missing revision, written against an upgraded scratch
+    # database, then this database stamped at it.
+    scratch = {"DATABASE_URL": f"sqlite:///{tmp_path / 'scratch.db'}"}
+    project.migrate("upgrade", **scratch)
+    project.migrate("revision", "--autogenerate", "-m", "pinned notes", **scratch)
+    project.migrate("stamp", "head")
+    doctor = project.migrate("doctor").stdout
+    assert "check: the models match the migrations" in doctor
+    assert "the history replayed on a scratch database gives its schema" in doctor
+
+
+def postgresql_scheme(layout: Layout) -> str:
+    """psycopg 3, which SQLAlchemy 2.0 names `postgresql+psycopg`; psycopg2 under 1.4."""
+    legacy = "psycopg2" in layout.all_files().get("requirements.txt", "")
+    return "postgresql://" if legacy else "postgresql+psycopg://"
 
 
 def failure_line(result: subprocess.CompletedProcess[str]) -> str:
