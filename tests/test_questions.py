@@ -66,6 +66,14 @@ REFUSED = [
     ({"binds": ["default"]}, 'bind "default" is the main database\'s name: try "analytics"'),
     ({"binds": ["a", "b", "a"]}, 'bind "a" is listed twice: list each database once'),
     ({"runtime_source": "npm"}, 'runtime_source "npm" must be "git" or "pypi"'),
+    # Adopting: the app as `flask --app` takes it, the environment inside the project.
+    ({"adopt": True, "app_module": "my app"}, 'app_module "my app" is no flask --app value'),
+    ({"adopt": True, "app_module": "9pkg.run"}, 'is no flask --app value, e.g. "pkg.run"'),
+    ({"adopt": True, "app_module": "pkg..run"}, "is no flask --app value"),
+    ({"adopt": True, "app_module": "pkg:create app"}, "is no flask --app value"),
+    ({"adopt": True, "migrations_dir": "../shared"}, 'migrations_dir "../shared" is outside'),
+    ({"adopt": True, "migrations_dir": "/srv/migrations"}, "is outside the project: try"),
+    ({"adopt": True, "migrations_dir": ""}, 'migrations_dir "" is outside the project'),
 ]
 
 
@@ -121,6 +129,33 @@ def test_good_answer_is_accepted(tmp_path: Path, answers: dict[str, str], packag
     stored = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert stored["app_module"] == package
     assert {"python_keywords", "reserved_modules", "generated_names"}.isdisjoint(stored)
+
+
+@pytest.mark.parametrize(
+    ("app_module", "call"),
+    [
+        ("", "find_app()"),
+        ("AppName", 'find_app("AppName")'),
+        ("pkg.run", 'find_app("pkg.run")'),
+        ("pkg.run:create_app('prod')", "find_app(\"pkg.run:create_app('prod')\")"),
+        ("wsgi.py", 'find_app("wsgi.py")'),
+    ],
+)
+def test_an_adopted_app_is_found_as_flask_app_finds_it(
+    tmp_path: Path, app_module: str, call: str
+) -> None:
+    """env.py and manage.py find the app as `flask --app` does; an environment inside the
+    package is written there, and manage.py names it."""
+    project = render(
+        tmp_path / "project", adopt=True, app_module=app_module, migrations_dir="pkg/migrations"
+    )
+    env_py = (project / "pkg" / "migrations" / "env.py").read_text()
+    manage_py = (project / "manage.py").read_text()
+    assert f"return {call}" in env_py and f"return {call}" in manage_py
+    assert '"--directory", str(root / "pkg/migrations")' in manage_py
+    assert not (project / "migrations").exists()
+    ruff = [sys.executable, "-m", "ruff", "check", "--quiet", "--line-length", "100", "."]
+    run(ruff, project, {})
 
 
 def hidden_list(name: str) -> list[object]:
