@@ -164,24 +164,33 @@ def with_dependency(pyproject: str, requirement: str) -> str | None:
     )
     if start is None:
         return None
-    quote = None
-    for index in range(start.end(), end):  # the array's closing bracket, outside strings
+    # The array's closing bracket, and its last element's last character (`last`): read
+    # as TOML reads it, strings and comments (`"x"  # note`) skipped.
+    quote, comment, last = None, False, start.end() - 1
+    for index in range(start.end(), end):
         char = pyproject[index]
-        if quote:
-            quote = None if char == quote else quote
+        if comment:
+            comment = char != "\n"
+        elif quote:
+            quote, last = (None if char == quote else quote), index
         elif char in "\"'":
-            quote = char
+            quote, last = char, index
+        elif char == "#":
+            comment = True
         elif char == "]":
             break
+        elif not char.isspace():
+            last = index
     else:
         return None
-    before = pyproject[start.end() : index].rstrip()
-    comma = "" if not before.strip() or before.endswith(",") else ","
-    if "\n" in pyproject[start.end() : index]:
-        line = f'{comma}\n    "{requirement}",\n'
-    else:
-        line = f'{comma}{" " if before.strip() else ""}"{requirement}"'
-    return pyproject[: start.end()] + before + line + pyproject[index:]
+    comma = "" if pyproject[last] in ",[" else ","
+    between = pyproject[last + 1 : index]  # spaces, comments, newlines
+    if "\n" not in pyproject[start.end() : index]:  # one line: ["a", "b"]
+        space = " " if pyproject[last] != "[" else ""
+        return f'{pyproject[: last + 1]}{comma}{space}"{requirement}"{pyproject[last + 1 :]}'
+    between = between if between.endswith("\n") else between.rstrip(" ") + "\n"
+    line = f'    "{requirement}",\n'
+    return pyproject[: last + 1] + comma + between + line + pyproject[index:]
 
 
 def project_python(project: Path) -> Path | None:
