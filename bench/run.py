@@ -755,7 +755,7 @@ def update_row(work: Path, runs: int) -> Row:
     template = work / "template-repo"
     shutil.copytree(TEMPLATE, template, ignore=NOT_TEMPLATE)
     for tag in ("v1", "v2"):
-        env_py = template / "template" / "migrations" / "env.py.jinja"
+        env_py = template / "template" / "{{ migrations_dir }}" / "env.py.jinja"
         env_py.write_text(env_py.read_text() + f"# {tag}\n")
         git_commit_all(template, tag)
         run(["git", "tag", tag], template)

@@ -77,6 +77,9 @@ def require_pinned_commit(project: Path) -> None:
 def main() -> None:
     project = Path.cwd()
     require_pinned_commit(project)
+    # The project's own .venv, whatever the shell says: UV_PROJECT_ENVIRONMENT may name
+    # another project's (or a nox session's) virtualenv, which `uv sync` would fill.
+    os.environ["UV_PROJECT_ENVIRONMENT"] = str(project / ".venv")
     uv = shutil.which("uv")
     if uv:
         # Compiled now, so that no command pays for it later (pip compiles by default).

@@ -29,7 +29,15 @@ OWN_COMMANDS = ("doctor", "squash", "rebase", "lint")
 COMMAND_TIMEOUT = 300
 
 # Variables from the developer's shell that would change what a generated project does.
-ISOLATED_VARIABLES = ("DATABASE_URL", "TEST_DATABASE_URL", "VIRTUAL_ENV", "ALEMBIC_CONFIG")
+ISOLATED_VARIABLES = (
+    "DATABASE_URL",
+    "TEST_DATABASE_URL",
+    "VIRTUAL_ENV",
+    "ALEMBIC_CONFIG",
+    # Set by nox for its session's virtualenv: uv would install a project's packages there.
+    "UV_PYTHON",
+    "UV_PROJECT_ENVIRONMENT",
+)
 
 
 def render(
