@@ -1,6 +1,7 @@
 """The library's unit tests (tests/library) across its supported versions: `nox --session
 library` runs them with the oldest, the first of the newest major, and the newest release
-line of each dependency; `nox --session "library(oldest)"` with one set.
+line of each dependency; `nox --session "library(oldest)"` with one set. `nox --session
+copier` runs the generation tests on the oldest Copier the template accepts.
 
 The sets come from pyproject.toml, `[project] dependencies`, so that they are written once:
 `oldest` is each lower bound's line (`sqlalchemy>=1.4,<2.2`: sqlalchemy==1.4.*), `major`
@@ -8,6 +9,7 @@ the first line of the newest major (sqlalchemy==2.0.*), `newest` the line below 
 bound (sqlalchemy==2.1.*). The test tools keep the ranges of the `test` extra.
 """
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from packaging.version import Version
 nox.options.sessions = ["library"]
 
 PROJECT = tomllib.loads((Path(__file__).parent / "pyproject.toml").read_text())["project"]
+COPIER_YML = Path(__file__).parent / "copier.yml"
 
 #: What tests/library and the conftests it loads import or run, besides the library:
 #: tests/conftest.py imports helpers.py (copier); format_revision runs ruff; test_squawk
@@ -62,7 +65,7 @@ def tool_requirements() -> list[str]:
     return [text for text in extra if Requirement(text).name in TEST_TOOLS]
 
 
-#: The sets the suite runs: the oldest release lines, the first of each newest major
+#: The sets `library` runs: the oldest release lines, the first of each newest major
 #: (SQLAlchemy 2.0, Flask-SQLAlchemy 3.0, Flask 3.0), and the newest.
 SETS = ["oldest", "major", "newest"]
 
@@ -81,3 +84,17 @@ def library(session: nox.Session, versions: str) -> None:
     names = [Requirement(text).name for text in PROJECT["dependencies"]]
     session.run("python", "-c", SHOW_VERSIONS, *names, "werkzeug", silent=False)
     session.run("pytest", "tests/library", "-p", "no:cacheprovider", "-n", "2", *session.posargs)
+
+
+@nox.session(venv_backend="uv")
+def copier(session: nox.Session) -> None:
+    """The template's generation tests on the oldest Copier it accepts (copier.yml's
+    `_min_copier_version`), with the other test tools as the `test` extra pins them."""
+    floor = re.search(r'^_min_copier_version: "(.+)"', COPIER_YML.read_text(), re.MULTILINE)
+    assert floor is not None, "copier.yml has no _min_copier_version"
+    extra = PROJECT["optional-dependencies"]["test"]
+    tools = [text for text in extra if Requirement(text).name != "copier"]
+    session.install("-e", ".", f"copier=={floor[1]}", *tools)
+    session.run("copier", "--version", silent=False)
+    tests = ["tests/test_generate.py", "tests/test_questions.py", "tests/test_hooks.py"]
+    session.run("pytest", *tests, "-p", "no:cacheprovider", "-n", "2", *session.posargs)
