@@ -146,9 +146,25 @@ def add_requirement(project: Path, requirement: str) -> None:
             path.write_text(added)
         else:
             continue  # a pyproject.toml without [project] dependencies (tools only)
-        say(f"{name}: added {requirement}")
+        say(f"{name}: added {requirement}{LOCKS.get(name, '') if locked(project, name) else ''}")
         return
-    say(f"Add {requirement!r} to the project's dependencies: no file of them was found")
+    if (project / "poetry.lock").exists():
+        say(f"Add the library with `poetry add '{requirement}'` (Poetry keeps its own list)")
+    else:
+        say(f"Add {requirement!r} to the project's dependencies: no file of them was found")
+
+
+# What records a dependency file's pins, and how to refresh it after the line is added.
+LOCKS = {
+    "pyproject.toml": "; run `uv lock` to record it in uv.lock",
+    "requirements.in": "; run `pip-compile` to record it in requirements.txt",
+}
+
+
+def locked(project: Path, name: str) -> bool:
+    """Whether a lock records the pins of the dependency file `name`."""
+    lock = "uv.lock" if name == "pyproject.toml" else "requirements.txt"
+    return name in LOCKS and (project / lock).exists()
 
 
 def with_dependency(pyproject: str, requirement: str) -> str | None:

@@ -97,3 +97,21 @@ def test_environments_are_found_where_flask_migrate_apps_keep_them(tmp_path: Pat
         (tmp_path / folder / "versions" / "abc_first.py").write_text("")
     (tmp_path / "docs/example/versions/abc_first.py").unlink()  # no revisions: not one
     assert environments(tmp_path) == [tmp_path / "pkg/migrations"]
+
+
+@pytest.mark.parametrize(
+    ("files", "said"),
+    [
+        ({"pyproject.toml": "[project]\ndependencies = []\n", "uv.lock": ""}, "`uv lock`"),
+        ({"requirements.in": "", "requirements.txt": ""}, "`pip-compile`"),
+        ({"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""}, "`poetry add '"),
+        ({"pyproject.toml": "[tool.ruff]\n"}, "no file of them was found"),
+    ],
+)
+def test_what_records_the_pins_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, str], said: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    add_requirement(tmp_path, REQUIREMENT)
+    assert said in capsys.readouterr().out
