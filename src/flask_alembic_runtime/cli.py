@@ -10,12 +10,20 @@ import click
 
 
 def run_in_flask(ctx: click.Context, argv: tuple[str, ...]) -> None:
-    """Run `migrate ARGV` with the app Flask's command line found (`--app`, FLASK_APP)."""
+    """Run `migrate ARGV` with the app Flask's command line found (`--app`, FLASK_APP).
+
+    A project with no settings naming its migration environment (an adopted one, with
+    requirements.txt and its environment where Flask-Migrate's `Migrate(app, db,
+    directory=...)` puts it) gets the directory the app gives Flask-Migrate."""
     from flask.cli import ScriptInfo
 
     from .command import run_alembic
+    from .config import has_settings, project_root
 
     load_app = ctx.ensure_object(ScriptInfo).load_app
+    if not has_settings(project_root()):
+        directory = getattr(load_app().extensions.get("migrate"), "directory", None)
+        argv = argv if directory is None else ("--directory", str(directory), *argv)
     run_alembic(list(argv), prog=ctx.command_path, load_app=load_app)
 
 

@@ -31,6 +31,14 @@ def project_root(start: Path | None = None) -> Path:
     return start
 
 
+def has_settings(root: Path) -> bool:
+    """Whether the project at `root` names its migration environment itself: `[tool.alembic]`
+    in pyproject.toml, or the `migrations/alembic.ini` Flask-Migrate writes."""
+    pyproject = root / "pyproject.toml"
+    in_toml = pyproject.is_file() and "[tool.alembic]" in pyproject.read_text()
+    return in_toml or (root / "migrations" / "alembic.ini").is_file()
+
+
 class MigrateConfig(Config):
     """Alembic's Config, offering this package's environments as `flask` and
     `flask-multidb`, and speaking of the command line it was run from.

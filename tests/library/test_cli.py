@@ -80,3 +80,23 @@ def test_without_an_app_to_find_flask_migrate_is_one_line(
     assert result.output.splitlines()[-1].startswith(
         "FAILED: Could not locate a Flask application."  # then Flask's advice, by release
     )
+
+
+def test_an_environment_only_flask_migrate_knows_is_found_through_the_app(
+    app_project: Project,
+) -> None:
+    """No [tool.alembic] and no migrations/alembic.ini: the environment is where the app's
+    Flask-Migrate extension says (`Migrate(app, db, directory="pkg/migrations")`)."""
+    (app_project.root / "pkg").mkdir()
+    app_project.migrations.rename(app_project.root / "pkg" / "migrations")
+    (app_project.root / "pyproject.toml").write_text("[tool.ruff]\n")
+    wsgi = app_project.root / "wsgi.py"
+    wsgi.write_text(
+        wsgi.read_text() + "\nfrom types import SimpleNamespace\n\n"
+        'app.extensions["migrate"] = SimpleNamespace(directory="pkg/migrations")\n'
+    )
+    written = flask("migrate", "revision", "--autogenerate", "-m", "notes")
+    assert written.exit_code == 0, written.output
+    assert list((app_project.root / "pkg" / "migrations" / "versions").glob("*_notes.py"))
+    assert flask("migrate", "upgrade").exit_code == 0
+    assert "notes" in app_project.tables()
