@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from bad_database_urls import BAD_URLS
 
 from helpers import OWN_COMMANDS, Project, execute
 
@@ -103,19 +104,12 @@ WITHOUT_A_DATABASE = [
     ["--help"], ["upgrade", "--help"], ["heads"], ["history"], ["show", "head"], ["branches"],
     ["list_templates"],
 ]  # fmt: skip
-EXAMPLES = "e.g. sqlite:///app.db or postgresql://user@localhost/app"
 
 
 @pytest.mark.parametrize(
     ("url", "line"),
     [
-        ("nope://x", ("FAILED: DATABASE_URL=nope://x is not a database URL SQLAlchemy can use"
-         f" (Can't load plugin: sqlalchemy.dialects:nope): {EXAMPLES}")),
-        ("garbage", ("FAILED: DATABASE_URL=garbage is not a database URL SQLAlchemy can use"
-         f" (Could not parse SQLAlchemy URL from given URL string): {EXAMPLES}")),
-        ("mysql+nodriver://u:secret@localhost/x", ("FAILED: DATABASE_URL=mysql+nodriver://u:***"
-         "@localhost/x is not a database URL SQLAlchemy can use (Can't load plugin:"
-         f" sqlalchemy.dialects:mysql.nodriver): {EXAMPLES}")),
+        *BAD_URLS,
         ("postgresql://u:secret@localhost:1/x", ("FAILED: the database driver psycopg is not"
          " installed: pip install -e '.[dev]' (the project's packages), or pip install"
          " 'psycopg[binary]'")),
