@@ -356,8 +356,10 @@ def main() -> None:
     point_to_replaced_env(project, options.migrations_dir)
     python = project_python(project) if options.prove else None
     library = options.template / "pyproject.toml"
-    install = python is not None and not can_import(python, "flask_alembic_runtime")
-    versions = installed_versions(python, list(supported_ranges(library))) if python else {}
+    # One probe: the project's versions of the library's dependencies, and the library's.
+    names = [*supported_ranges(library), "flask-alembic-runtime"]
+    versions = installed_versions(python, names) if python else {}
+    install = python is not None and versions["flask-alembic-runtime"] is None
     if python is not None and install:
         require_supported(versions, project, library)
     add_gitignore_lines(options.template / "template" / ".gitignore", project / ".gitignore")
