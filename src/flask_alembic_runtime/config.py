@@ -31,12 +31,16 @@ def project_root(start: Path | None = None) -> Path:
     return start
 
 
+#: The settings file a project adopted from Flask-Migrate keeps (`flask db init` wrote it).
+KEPT_INI = Path("migrations", "alembic.ini")
+
+
 def has_settings(root: Path) -> bool:
     """Whether the project at `root` names its migration environment itself: `[tool.alembic]`
     in pyproject.toml, or the `migrations/alembic.ini` Flask-Migrate writes."""
     pyproject = root / "pyproject.toml"
     in_toml = pyproject.is_file() and "[tool.alembic]" in pyproject.read_text()
-    return in_toml or (root / "migrations" / "alembic.ini").is_file()
+    return in_toml or (root / KEPT_INI).is_file()
 
 
 class MigrateConfig(Config):
@@ -92,7 +96,7 @@ def alembic_config(options: Namespace | None = None, root: Path | None = None) -
     from the current folder), or what -c names; or the environment -d names (Flask-Migrate's
     option), with its alembic.ini where it has one."""
     root = root or project_root()
-    kept_ini = root / "migrations" / "alembic.ini"
+    kept_ini = root / KEPT_INI
     toml_file: Path | str = root / "pyproject.toml"
     ini_file: Path | str | None = kept_ini if kept_ini.exists() else None
     for path in config_files(options):
