@@ -165,9 +165,10 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     assert content is None or database.read_bytes() == content
     commit_id = run(["git", "rev-parse", "v1"], template, {}).stdout.strip()
     requirement = f"flask-alembic-runtime @ git+file://localhost{template}@{commit_id}"
-    [added] = freeze(project) - packages
+    after = freeze(project)
+    [added] = after - packages
     assert added.startswith("flask-alembic-runtime @ git+file://") and commit_id in added
-    assert packages - freeze(project) == set()
+    assert packages - after == set()
     doctor = adoption.stdout + adoption.stderr
     env_py = f"{layout.migrations_dir}/env.py"
     assert f"{env_py}: now the library's settings file; the project's own is in git" in doctor
