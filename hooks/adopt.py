@@ -255,39 +255,47 @@ def installed_versions(python: Path, names: list[str]) -> dict[str, str | None]:
     return versions
 
 
-def unsupported(versions: dict[str, str | None], ranges: dict[str, tuple[str, str]]) -> list[str]:
-    """The packages outside the ranges, each as "name VERSION (supported: >=OLDEST,<NEXT)"."""
-    outside = []
+def unsupported(
+    versions: dict[str, str | None], ranges: dict[str, tuple[str, str]]
+) -> dict[str, str]:
+    """The packages outside the ranges, each with its installed version ("none": none)."""
+    outside = {}
     for name, (oldest, following) in ranges.items():
         installed = versions.get(name)
         if installed is None or not release(oldest) <= release(installed) < release(following):
-            outside.append(f"{name} {installed or 'none'} (supported: >={oldest},<{following})")
+            outside[name] = installed or "none"
     return outside
 
 
-def upgrade_hint(project: Path, outside: list[str]) -> str:
-    """How the project raises its pins, in its own tool's words."""
-    wanted = " ".join(
-        f"'{entry.split()[0]}{entry.split('supported: ')[1][:-1]}'" for entry in outside
-    )
+def upgrade_hint(project: Path, wanted: list[str]) -> str:
+    """How the project raises its pins to the `wanted` requirements, in its own tool's words."""
+    quoted = " ".join(f"'{requirement}'" for requirement in wanted)
     if (project / "uv.lock").exists():
-        return f"uv add {wanted}"
+        return f"uv add {quoted}"
     if (project / "poetry.lock").exists():
-        return f"poetry add {wanted}"
+        return f"poetry add {quoted}"
     pyproject = project / "pyproject.toml"
     if pyproject.exists() and "[project]" in pyproject.read_text():
-        return "raise it in pyproject.toml" if len(outside) == 1 else "raise them in pyproject.toml"
-    return f"pip install {wanted}, and raise the pins in the project's requirements"
+        return "raise it in pyproject.toml" if len(wanted) == 1 else "raise them in pyproject.toml"
+    return f"pip install {quoted}, and raise the pins in the project's requirements"
 
 
-def require_supported(versions: dict[str, str | None], project: Path, library: Path) -> None:
+def require_supported(
+    versions: dict[str, str | None], project: Path, ranges: dict[str, tuple[str, str]]
+) -> None:
     """Stop, before anything is written, when a package the project pins lies outside what
     the library supports: the project's packages are never upgraded behind its back."""
-    outside = unsupported(versions, supported_ranges(library))
+    outside = unsupported(versions, ranges)
     if outside:
+        supported = {name: f">={ranges[name][0]},<{ranges[name][1]}" for name in outside}
+        found = "; ".join(
+            f"{name} {installed} (supported: {supported[name]})"
+            for name, installed in outside.items()
+        )
+        wanted = [f"{name}{supported[name]}" for name in outside]
         sys.exit(
             f"  FAILED: flask-alembic-runtime, which the migrations would run on, does not "
-            f"support {'; '.join(outside)}: {upgrade_hint(project, outside)}, then adopt again"
+            f"support {found}: {upgrade_hint(project, wanted)}, then adopt again"
         )
 
 
@@ -355,13 +363,13 @@ def main() -> None:
     refuse_second_environment(project, options.migrations_dir)
     point_to_replaced_env(project, options.migrations_dir)
     python = project_python(project) if options.prove else None
-    library = options.template / "pyproject.toml"
+    ranges = supported_ranges(options.template / "pyproject.toml")
     # One probe: the project's versions of the library's dependencies, and the library's.
-    names = [*supported_ranges(library), "flask-alembic-runtime"]
+    names = [*ranges, "flask-alembic-runtime"]
     versions = installed_versions(python, names) if python else {}
     install = python is not None and versions["flask-alembic-runtime"] is None
     if python is not None and install:
-        require_supported(versions, project, library)
+        require_supported(versions, project, ranges)
     add_gitignore_lines(options.template / "template" / ".gitignore", project / ".gitignore")
     # Alembic reads [tool.alembic] from 1.16 on; before, the settings go to alembic.ini.
     toml = release(versions.get("alembic") or "1.16") >= (1, 16)
