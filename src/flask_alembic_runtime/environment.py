@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from types import ModuleType
@@ -87,6 +88,7 @@ def run_migrations(
     # Alembic's `context` module stands for the EnvironmentContext of the running command.
     context = cast("EnvironmentContext", alembic_context)
     show_progress(context.config)
+    CREATED_AT_START.set(())
     with app_context(app or context.config.attributes.get("load_app")) as flask_app:
         db = sqlalchemy_object(flask_app)
         options = x_arguments(context)
@@ -107,8 +109,12 @@ def run_migrations(
             take_database_argument(script.module)
         if context.is_offline_mode():
             run_offline(run)
-        else:
+            return
+        try:
             run_online(run)
+        except Exception as error:
+            created_at_start(error)
+            raise
 
 
 def show_progress(config: Config) -> None:
@@ -159,8 +165,37 @@ def find_app(location: str | None = None) -> Flask:
 
 
 def made_app(make_app: Callable[[], Flask] | None) -> Flask:
-    """The app `make_app` makes, or else the one `flask` finds (see find_app)."""
-    return make_app() if make_app is not None else find_app()
+    """The app `make_app` makes, or else the one `flask` finds (see find_app); the tables
+    it creates itself while it is made are remembered (see `created_at_start`)."""
+    from sqlalchemy import Table, event
+
+    created: list[str] = []
+
+    def record(table: Table, *args: Any, **kwargs: Any) -> None:
+        created.append(table.name)
+
+    event.listen(Table, "after_create", record)
+    try:
+        return make_app() if make_app is not None else find_app()
+    finally:
+        event.remove(Table, "after_create", record)
+        CREATED_AT_START.set(tuple(created))
+
+
+#: The tables the app made last created itself while it started (`db.create_all()` in its
+#: factory): on a new database, the first revision then finds them already there.
+CREATED_AT_START: ContextVar[tuple[str, ...]] = ContextVar("created_at_start", default=())
+
+
+def created_at_start(error: Exception) -> None:
+    """Name the cause when a revision fails because the app created its tables itself."""
+    tables = CREATED_AT_START.get()
+    if tables and "already exists" in str(error):
+        error.add_note(
+            f"the app created {', '.join(sorted(tables))} itself as it started "
+            "(db.create_all()): let the revisions create tables (call create_all() in "
+            "tests only), drop those new empty tables, then upgrade"
+        )
 
 
 @contextmanager

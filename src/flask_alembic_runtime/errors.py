@@ -40,7 +40,8 @@ def error_line(error: Exception, command: str = DEFAULT_COMMAND) -> str | None:
     if isinstance(error, SyntaxError) and error.filename:
         return f"{shown(Path(error.filename))}:{error.lineno}: SyntaxError: {error.msg}"
     if isinstance(error, CommandError | SQLAlchemyError | NoAppException):
-        return first_line(error)
+        # The notes the library added on the way name the cause (see environment.py).
+        return ": ".join([first_line(error), *getattr(error, "__notes__", ())])
     return None
 
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from flask import Flask
 from flask.cli import NoAppException
 from sqlalchemy import create_engine, inspect, text
 
-from flask_alembic_runtime.databases import current_databases
+from flask_alembic_runtime.command import run_alembic
+from flask_alembic_runtime.databases import current_databases, sqlalchemy_object
 from flask_alembic_runtime.environment import take_database_argument
 
 from .conftest import Project
@@ -523,3 +525,33 @@ def test_on_postgresql_a_failing_run_leaves_nothing(
     project.write_revision("a2", "a1")
     project.migrate("upgrade")
     assert project.versions_in() == ["a2"]
+
+
+def test_tables_the_app_created_as_it_started_are_named_when_a_revision_finds_them(
+    project: Project,
+) -> None:
+    """A factory that calls `db.create_all()` at every start, on a new database: the first
+    revision finds its table already there, as with Flask-Migrate; the line says why."""
+    project.write_revision("a1", None, 'op.create_table("users", sa.Column("id", sa.Integer))')
+    app = project.app
+
+    def create_app() -> Flask:
+        with app.app_context():
+            sqlalchemy_object(app).create_all()
+        return app
+
+    with pytest.raises(SystemExit) as exit_:
+        run_alembic(["upgrade"], prog="manage.py migrate", load_app=create_app, root=project.root)
+    message = str(exit_.value.code)
+    assert "already exists: the app created posts, users itself as it started" in message
+    assert "drop those new empty tables, then upgrade" in message
+    assert project.tables() == {"users", "posts"}  # the app's; the run left nothing
+
+
+def test_a_table_already_there_that_the_app_did_not_create_is_not_blamed_on_it(
+    project: Project,
+) -> None:
+    project.write_revision("a1", None, 'op.create_table("users", sa.Column("id", sa.Integer))')
+    project.execute("CREATE TABLE users (id INTEGER)")
+    message = project.failure("upgrade", in_app_context=False)
+    assert "already exists" in message and "as it started" not in message
