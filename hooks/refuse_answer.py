@@ -6,6 +6,10 @@ question's default instead: a project whose SQLAlchemy object is called `engine`
 find `db` in the files the template owns, and break.
 
     python path/to/hooks/refuse_answer.py path/to/lists/names.yml QUESTION RESERVED_LIST...
+    python path/to/hooks/refuse_answer.py path/to/lists/names.yml QUESTION --rule RULES.jinja
+
+A rule is a Jinja file whose `problem(answer)` macro says why an answer is refused (empty
+when it is not), rendered as copier.yml renders it, with the lists of names.yml.
 """
 
 import argparse
@@ -21,17 +25,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lists", type=Path, help="the new release's lists/names.yml")
     parser.add_argument("question", help="the answer to check, e.g. db_object")
-    parser.add_argument("reserved", nargs="+", help="the hidden lists it must stay out of")
+    parser.add_argument("reserved", nargs="*", help="the hidden lists it must stay out of")
+    parser.add_argument("--rule", type=Path, help="a Jinja file with a problem(answer) macro")
     options = parser.parse_args()
     answer = yaml.safe_load(ANSWERS_FILE.read_text()).get(options.question)
     questions = yaml.safe_load(options.lists.read_text())
-    reserved = [yaml.safe_load(questions[name]["default"]) for name in options.reserved]
-    if any(answer in names for names in reserved):
+    lists = {name: yaml.safe_load(question["default"]) for name, question in questions.items()}
+    refused = any(answer in lists[name] for name in options.reserved)
+    if options.rule is not None and answer is not None:
+        refused = refused or bool(problem(options.rule, answer, lists))
+    if refused:
         sys.exit(
             f'FAILED: {options.question} "{answer}" is a name the template now refuses:'
             f" rename it in your code and in {ANSWERS_FILE} ({options.question}: NEW_NAME),"
             " commit, then run the update again"
         )
+
+
+def problem(rule: Path, answer: str, lists: dict[str, object]) -> str:
+    """What the rule's `problem` macro says of the answer, with Copier's Jinja filters."""
+    from jinja2 import Environment, FileSystemLoader  # Copier's own dependencies
+
+    environment = Environment(
+        loader=FileSystemLoader(rule.parent),
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+    )
+    macros = environment.get_template(rule.name).make_module(lists)
+    return str(macros.problem(answer)).strip()
 
 
 if __name__ == "__main__":

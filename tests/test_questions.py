@@ -18,7 +18,7 @@ REFUSED = [
     ({"project_name": "123 !!"}, 'project_name needs at least one letter, e.g. "My Flask App"'),
     ({"project_name": "two\nlines"}, 'project_name must be one line of text, e.g. "My Flask App"'),
     ({"project_name": "a" * 300}, "project_name has 300 characters; the limit is 100: shorten it"),
-    ({"project_name": "日本のアプリ"}, 'app_module is needed (the name gives none): e.g. "my_app"'),
+    ({"app_module": ""}, 'app_module is needed: e.g. "my_app"'),
     (
         {"app_module": "My App"},
         'app_module "My App" must be lower_case_with_underscores, e.g. "my_app"',
@@ -28,12 +28,26 @@ REFUSED = [
     ({"app_module": "my-app"}, "must be lower_case_with_underscores"),
     ({"app_module": "x" * 61}, "app_module has 61 characters; the limit is 60: shorten it"),
     ({"app_module": "class"}, 'app_module "class" is a Python keyword: try "class_app"'),
+    # What pytest collects and imports as test files, and Python's private names.
+    (
+        {"app_module": "test_app"},
+        'app_module "test_app" is a test name: try "my_test_app"',
+    ),
+    ({"app_module": "test_migrations"}, 'is a test name: try "my_test_migrations"'),
+    ({"app_module": "shop_test"}, 'is a test name: try "shop_test_app"'),
+    ({"app_module": "test"}, 'is a test name: try "my_test_app"'),
+    ({"app_module": "conftest"}, 'is a test name: try "conftest_app"'),
+    ({"app_module": "_pytest"}, 'app_module "_pytest" starts with "_": try "pytest_app"'),
+    ({"app_module": "_strptime"}, 'starts with "_": try "strptime_app"'),
+    ({"app_module": "__future__"}, 'starts with "_": try "future_app"'),
+    ({"app_module": "__main__"}, 'starts with "_": try "main_app"'),
+    ({"app_module": "_private_shop9"}, 'starts with "_": try "private_shop9_app"'),
     ({"app_module": "json"}, 'app_module "json" would shadow a module: try "json_app"'),
     ({"app_module": "flask"}, 'app_module "flask" would shadow a module: try "flask_app"'),
     ({"app_module": "alembic"}, "would shadow a module"),
     ({"app_module": "sqlalchemy"}, "would shadow a module"),
     ({"app_module": "copier"}, "would shadow a module"),
-    ({"app_module": "tests"}, "would shadow a module"),
+    ({"app_module": "tests"}, 'is a test name: try "tests_app"'),
     ({"app_module": "migrations"}, "would shadow a module"),
     ({"app_module": "flask_alembic_runtime"}, "would shadow a module"),
     ({"app_module": "manage"}, "would shadow a module"),
@@ -43,6 +57,8 @@ REFUSED = [
         'db_object "import" is a Python keyword: pick another name, e.g. "db"',
     ),
     ({"db_object": "None"}, 'db_object "None" is a Python keyword'),
+    ({"db_object": "__name__"}, 'db_object "__name__" is a Python special name: try "db"'),
+    ({"db_object": "__file__"}, "is a Python special name"),
     ({"db_object": "True"}, 'db_object "True" is a Python keyword'),
     ({"db_object": "len"}, 'db_object "len" would hide Python\'s built-in len: try "db"'),
     ({"db_object": "str"}, "would hide Python's built-in str"),
@@ -51,7 +67,14 @@ REFUSED = [
     ({"db_object": "app"}, 'db_object "app" is used by the project: pick another, e.g. "db"'),
     ({"db_object": "create_app"}, "is used by the project"),
     ({"db_object": "models"}, "is used by the project"),
-    ({"app_module": "shop", "db_object": "shop"}, 'db_object "shop" is used by the project'),
+    (
+        {"app_module": "shop", "db_object": "shop"},
+        'db_object "shop" is app_module\'s name too: pick another, e.g. "db"',
+    ),
+    (
+        {"app_module": "db", "db_object": "db"},
+        'app_module\'s name too: pick another, e.g. "database"',
+    ),
     ({"db_object": "Event"}, 'db_object "Event" is used by the project'),
     ({"app_style": "singleton"}, "'singleton' is not in ['factory', 'module']"),
     ({"database": "oracle"}, "'oracle' is not in ['sqlite', 'postgresql', 'mysql']"),
@@ -65,6 +88,7 @@ REFUSED = [
     ({"binds": [1]}, 'bind "1" must be a lower-case identifier'),
     ({"binds": ["default"]}, 'bind "default" is the main database\'s name: try "analytics"'),
     ({"binds": ["a", "b", "a"]}, 'bind "a" is listed twice: list each database once'),
+    ({"binds": ["b" * 240]}, 'bind "bbbbbbbbb..." has 240 characters; the limit is 50: shorten it'),
     ({"runtime_source": "npm"}, 'runtime_source "npm" must be "git" or "pypi"'),
     # Adopting: the app as `flask --app` takes it, the environment inside the project.
     ({"adopt": True, "app_module": "my app"}, 'app_module "my app" is no flask --app value'),
@@ -118,7 +142,15 @@ def test_cli_names_the_problem_and_the_fix(tmp_path: Path) -> None:
         ({}, "my_flask_app"),
         ({"project_name": "Shop 2.0"}, "shop_2_0"),
         ({"project_name": "42 Things"}, "things"),
-        ({"app_module": "_private_shop9"}, "_private_shop9"),
+        ({"app_module": "my_test_suite"}, "my_test_suite"),
+        ({"app_module": "testing_tools"}, "testing_tools"),
+        # A name whose own package would be refused defaults to one that is accepted.
+        ({"project_name": "Test App"}, "my_test_app"),
+        ({"project_name": "Flask"}, "flask_app"),
+        ({"project_name": "JSON"}, "json_app"),
+        ({"project_name": "Shop Test"}, "shop_test_app"),
+        ({"project_name": "日本のアプリ"}, "my_app"),
+        ({"app_module": "db"}, "db"),  # the SQLAlchemy object is then called `database`
         ({"app_module": "match"}, "match"),  # a soft keyword is a valid module name
         ({"db_object": "Database"}, "my_flask_app"),
     ],
@@ -207,6 +239,8 @@ def test_marked_letters_stand_for_their_plain_letters() -> None:
          "tom-s-best-shop"),
         ("cafe", {"project_name": "Ünïcode Café"}, "unicode_cafe", "unicode-cafe"),
         ("app", {"project_name": "日本のアプリ", "app_module": "nihon"}, "nihon", "nihon"),
+        # Its own package name, test_app, would be a test file to pytest.
+        ("test app", {"project_name": "Test App"}, "my_test_app", "test-app"),
     ],
 )  # fmt: skip
 def test_an_odd_name_gives_a_working_project(

@@ -285,3 +285,33 @@ def test_a_project_from_before_the_library_moves_onto_it(tmp_path: Path) -> None
     project.migrate("check")
     project.run("pytest", "-q", "-p", "no:cacheprovider")
     project.run("ruff", "check", ".")
+
+
+def test_a_package_name_refused_since_stops_the_update(tmp_path: Path) -> None:
+    """A newer template refuses app_module names starting with "_" (Python's private
+    modules) for new projects; an update of a project made before with such a package
+    stops before any file changes, instead of Copier swapping in the default package."""
+    repository = template_repository(tmp_path / "template")
+    macros = repository / "lists" / "app_module.jinja"
+    current = macros.read_text()
+    private, case = '{%- elif name.startswith("_") -%}private\n', '"^[a-z][a-z0-9_]*$"'
+    assert private in current and case in current
+    macros.write_text(current.replace(private, "").replace(case, '"^[a-z_][a-z0-9_]*$"'))
+    commit(repository, "An older template")
+    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+    macros.write_text(current)
+    commit(repository, "The current template")
+
+    destination = tmp_path / "project"
+    render(destination, source=repository, vcs_ref=older, app_module="_private_shop9")
+    run(["git", "init", "--quiet"], destination, {})
+    commit(destination, "Generated with a private package name")
+    update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
+    result = run(update, destination, {}, check=False)
+    assert result.returncode != 0
+    assert (
+        'FAILED: app_module "_private_shop9" is a name the template now refuses: rename it in'
+        " your code and in .copier-answers.yml (app_module: NEW_NAME), commit, then run the"
+        " update again"
+    ) in result.stderr.splitlines()
+    assert run(["git", "status", "--porcelain"], destination, {}).stdout == ""
