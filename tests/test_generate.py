@@ -161,9 +161,9 @@ def test_unusual_names(rendered: dict[str, Path]) -> None:
     project = rendered["unusual_names"]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["name"] == "unicode-shop-2-0"
-    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["_shop_core2"]
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["shop_core2"]
     assert pyproject["tool"]["alembic"]["file_template"].startswith("%%(year)d_%%(month).2d")
-    assert "DB = SQLAlchemy(" in (project / "_shop_core2" / "extensions.py").read_text()
+    assert "DB = SQLAlchemy(" in (project / "shop_core2" / "extensions.py").read_text()
 
 
 @pytest.mark.parametrize(

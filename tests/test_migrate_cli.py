@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bad_database_urls import BAD_URLS
 
-from helpers import OWN_COMMANDS, Project, execute
+from helpers import OWN_COMMANDS, Project, execute, values
 
 # Alembic's own command line, asked in the project's virtualenv: its commands, in order.
 ALEMBIC_COMMANDS = (
@@ -82,6 +82,25 @@ def test_x_and_quiet_options(project: Project) -> None:
     result = project.migrate("-q", "-x", "anything=1", "upgrade")
     assert result.stderr == "" and result.stdout == ""
     assert "Running downgrade" in project.migrate("downgrade", "base").stderr
+
+
+def test_a_revision_written_by_hand_needs_no_import(project: Project) -> None:
+    """`revision -m` writes a file that passes ruff as it is, and still does once its
+    steps are written with `op` and `sa`; upgrade then runs them."""
+    written = project.migrate("revision", "-m", "seed settings").stdout
+    [path] = [Path(word) for word in written.split() if word.endswith("_seed_settings.py")]
+    project.run("ruff", "check", "--no-cache", str(path))
+    path.write_text(path.read_text().replace(
+        '"""Upgrade the schema."""\n',
+        '"""Upgrade the schema."""\n    op.create_table("settings", sa.Column("id", sa.Integer, '
+        'primary_key=True))\n    op.execute("INSERT INTO settings (id) VALUES (1)")\n',
+    ).replace(
+        '"""Downgrade the schema."""\n', '"""Downgrade the schema."""\n    op.drop_table("settings")\n'
+    ))  # fmt: skip
+    project.run("ruff", "check", "--no-cache", str(path))
+    project.migrate("upgrade")
+    assert values(project.env["DATABASE_URL"], "SELECT id FROM settings") == [1]
+    path.unlink()
 
 
 def test_alembic_error_is_one_line_exit_1(project: Project) -> None:

@@ -6,7 +6,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "db_object_database": {"db_object": "database"},
     "unusual_names": {
         "project_name": "Ünïcode Shop 2.0",
-        "app_module": "_shop_core2",
+        "app_module": "shop_core2",
         "db_object": "DB",
         "revision_naming": "date",
     },

@@ -1,5 +1,6 @@
-## The template of every new revision file. A revision imports only what it uses, so
-## that it passes `ruff check` unchanged. env.py passes the app's databases: with
+## The template of every new revision file. Each imports Alembic's `op` and SQLAlchemy as
+## `sa`, used or not, so that a step written by hand needs no import (tell ruff so: F401 in
+## `per-file-ignores` for versions/). env.py passes the app's databases: with
 ## several (binds), a revision has an upgrade and a downgrade function for each.
 <%
     def operations(rendered):
@@ -22,23 +23,15 @@ Create Date: ${create_date}
 """
 
 from collections.abc import Sequence
-% if body:
 
-% endif
-% if "sa." in body:
 import sqlalchemy as sa
-% endif
-% if "op." in body:
 from alembic import op
-% endif
-% if body and imports:
+% if imports:
 ${imports}
 % endif
 
 % if not body:
 # Write the changes with Alembic's operations, for example:
-#     import sqlalchemy as sa
-#     from alembic import op
 #     op.add_column("users", sa.Column("age", sa.Integer()))
 
 % endif
