@@ -155,6 +155,28 @@ def test_a_revision_that_does_not_compile_is_one_line(project: Project) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("down_revision", "line"),
+    [
+        ('"ffffffffffff"', "migrations/versions/loop.py: down_revision 'ffffffffffff' is no revision here: set it to the one before, or None"),
+        ('"loop"', "revisions loop -> loop form a circle: point the down_revision of migrations/versions/loop.py to an earlier one"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["python", "manage.py", "migrate"], ["flask", "db"]])
+def test_a_revision_pointing_nowhere_or_to_itself_is_one_line(
+    project: Project, down_revision: str, line: str, command: list[str]
+) -> None:
+    """As `migrate revision --rev-id` of an existing id or a hand edit leaves one."""
+    broken = project.path / "migrations" / "versions" / "loop.py"
+    broken.write_text(f'"""A loop."""\n\nrevision = "loop"\ndown_revision = {down_revision}\n')
+    try:
+        result = project.run(*command, "heads", ok=False)
+    finally:
+        broken.unlink()
+    assert result.returncode == 1
+    assert stderr_lines(result) == [f"FAILED: {line}"]
+
+
 def test_raiseerr_shows_the_traceback(project: Project) -> None:
     result = project.migrate("--raiseerr", "downgrade", "nosuch", ok=False)
     assert "Traceback (most recent call last)" in result.stderr

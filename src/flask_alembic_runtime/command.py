@@ -10,6 +10,7 @@ commands that run it, so that `--help`, `heads` or `history` stay as quick as Al
 import gc
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
@@ -279,6 +280,17 @@ def add_flask_migrate_spellings(command_line: "CommandLine") -> None:
     )
 
 
+def refuse_rev_id(config: "Config", rev_id: str | None) -> None:
+    """Refuse a `--rev-id` that is no plain id or is taken, before any file is written."""
+    from alembic.util import CommandError
+
+    from .errors import version_locations
+    from .revision_files import new_id_problem
+
+    if rev_id is not None and (problem := new_id_problem(rev_id, version_locations(config))):
+        raise CommandError(problem)
+
+
 def run_alembic(
     argv: list[str], prog: str, load_app: Callable[[], "Flask"], root: Path | None = None
 ) -> None:
@@ -292,6 +304,11 @@ def run_alembic(
     from .config import alembic_config
 
     require_supported_versions()
+    # Alembic warns of a down_revision that names no revision, then fails: the failure's
+    # line names the file and the fix (errors.py), the warning would only repeat it. Two
+    # files with one id, it only warns of, and goes on with one of them: that fails too.
+    warnings.filterwarnings("ignore", r"Revision \S+ referenced from .* is not present")
+    warnings.filterwarnings("error", r"Revision \S+ is present more than once")
     command_line = alembic_command_line(prog)
     options = command_line.parser.parse_args(alembic_argv(argv) or ["--help"])
     if not hasattr(options, "cmd"):
@@ -305,11 +322,12 @@ def run_alembic(
         # (binds): env.py, which runs once per database, would print it once per database.
         config.set_main_option("revision_environment", "false")
     try:
+        refuse_rev_id(config, getattr(options, "rev_id", None))
         command_line.run_cmd(config, options)
     except Exception as error:
         from .errors import error_line
 
-        line = None if raiseerr else error_line(error, config.command)
+        line = None if raiseerr else error_line(error, config.command, config)
         if line is None:  # asked for, or not an error we know: the traceback
             raise
         sys.exit(f"FAILED: {line}")

@@ -293,6 +293,9 @@ def revisions(script: ScriptDirectory, revision_range: str | None, command_: str
     """The revisions to lint, oldest first: all; FROM:TO, the ones `upgrade FROM:TO` runs
     (after FROM, up to TO; either may be left out); or REV alone."""
     start, colon, end = (revision_range or ":").partition(":")
+    # A history Alembic cannot read fails here, before the range: the error path names
+    # the revision file at fault (errors.py).
+    script.get_heads()
     try:
         if not colon:
             found = [script.get_revision(start)]

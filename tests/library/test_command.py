@@ -290,9 +290,23 @@ def test_raiseerr_gives_the_traceback(project: Project) -> None:
 
 
 def test_an_error_it_does_not_know_keeps_its_traceback(project: Project) -> None:
-    project.write_revision("a1", None, 'raise ValueError("a bug in the revision")')
-    with pytest.raises(ValueError, match="a bug in the revision"):
+    env_py = project.migrations / "env.py"
+    env_py.write_text('raise ValueError("a bug in env.py")\n' + env_py.read_text())
+    with pytest.raises(ValueError, match="a bug in env.py"):
         project.migrate("upgrade")
+
+
+def test_an_error_in_a_revisions_code_names_its_line(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One line, the revision file's line that raised it; --raiseerr gives the traceback."""
+    monkeypatch.chdir(project.root)
+    project.write_revision("a1", None, 'raise ValueError("a bug in the revision")')
+    assert project.failure("upgrade") == (
+        "FAILED: migrations/versions/a1_a1.py:18: ValueError: a bug in the revision"
+    )
+    with pytest.raises(ValueError, match="a bug in the revision"):
+        project.migrate("--raiseerr", "upgrade")
 
 
 def test_the_commands_messages_name_how_it_was_run(project: Project) -> None:

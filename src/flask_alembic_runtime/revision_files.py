@@ -1,0 +1,187 @@
+"""What is wrong with a history's revision files, as one line that names the file and the
+fix, for the error path (errors.py) when Alembic could not read the history, and for
+`revision --rev-id`. The files are read with `ast`: nothing is imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import shown
+
+#: A revision id that is safe as a file name and as a value in alembic_version.
+PLAIN_ID = re.compile(r"[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class RevisionFile:
+    """The identifiers one revision file declares at module level."""
+
+    path: Path
+    revision: str
+    down_revisions: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+
+
+class Unreadable(Exception):
+    """A revision file whose identifiers cannot be read: the message says why."""
+
+
+def python_files(locations: Iterable[Path]) -> list[Path]:
+    """The revision files in the version locations, as Alembic lists them (no recursion)."""
+    return sorted(
+        path
+        for location in locations
+        if location.is_dir()
+        for path in location.glob("*.py")
+        if not path.name.startswith(("__init__", ".#"))
+    )
+
+
+def read(path: Path) -> RevisionFile | None:
+    """The identifiers `path` declares; None when its values are not literals (computed:
+    only importing it would tell). Raises Unreadable with the reason."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as error:
+        raise Unreadable(f"{shown(path)}:{error.lineno}: SyntaxError: {error.msg}") from None
+    found: dict[str, ast.expr] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            targets, value = [statement.target], statement.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found[target.id] = value
+    if "revision" not in found:
+        raise Unreadable(f'{shown(path)}: no `revision = "<id>"` line: give the file its id')
+    if "down_revision" not in found:
+        raise Unreadable(
+            f"{shown(path)}: no down_revision: set it to the revision before it, or None"
+        )
+    try:
+        values = {name: literal_ids(value) for name, value in found.items()}
+    except ValueError:
+        return None
+    if len(values["revision"]) != 1:
+        raise Unreadable(f'{shown(path)}: revision is not one id: write `revision = "<id>"`')
+    return RevisionFile(
+        path,
+        values["revision"][0],
+        values["down_revision"],
+        values.get("depends_on", ()),
+        values.get("branch_labels", ()),
+    )
+
+
+def literal_ids(value: ast.expr) -> tuple[str, ...]:
+    """A literal None, string or sequence of strings as a tuple; ValueError otherwise."""
+    try:
+        literal = ast.literal_eval(value)
+    except ValueError:
+        raise ValueError("not a literal") from None
+    if literal is None:
+        return ()
+    if isinstance(literal, str):
+        return (literal,)
+    if isinstance(literal, list | tuple) and all(isinstance(item, str) for item in literal):
+        return tuple(literal)
+    raise ValueError("not identifiers")
+
+
+def history_problem(locations: Sequence[Path]) -> str | None:
+    """The first thing that stops Alembic from reading the history in `locations`, or None
+    when the files look whole (the cause is elsewhere)."""
+    files: dict[str, RevisionFile] = {}
+    for path in python_files(locations):
+        try:
+            revision_file = read(path)
+        except Unreadable as unreadable:
+            return str(unreadable)
+        if revision_file is None:
+            continue
+        if revision_file.revision in files:
+            other = files[revision_file.revision].path
+            return (
+                f"{shown(path)} and {shown(other)} have the same revision id "
+                f"{revision_file.revision!r}: give one a new id"
+            )
+        files[revision_file.revision] = revision_file
+    labels = {label for found in files.values() for label in found.branch_labels}
+    for found in files.values():
+        for down in found.down_revisions:
+            if down not in files:
+                return (
+                    f"{shown(found.path)}: down_revision {down!r} is no revision here: set "
+                    "it to the one before, or None"
+                )
+        for needed in found.depends_on:
+            if needed not in files and needed not in labels:
+                return (
+                    f"{shown(found.path)}: depends_on {needed!r} is no revision or branch "
+                    "here: fix or remove it"
+                )
+    return cycle_problem(files)
+
+
+def cycle_problem(files: dict[str, RevisionFile]) -> str | None:
+    """Revisions whose down_revisions lead back to themselves, named with a way out."""
+    done: set[str] = set()
+    for start in sorted(files):
+        # Depth first along the down_revisions, without recursion (histories are long).
+        path, pending = [start], [iter(files[start].down_revisions)]
+        while pending:
+            for down in pending[-1]:
+                if down in path:
+                    circle = [*path[path.index(down) :], down]
+                    return (
+                        f"revisions {' -> '.join(circle)} form a circle: point the "
+                        f"down_revision of {shown(files[down].path)} to an earlier one"
+                    )
+                if down in files and down not in done:
+                    path.append(down)
+                    pending.append(iter(files[down].down_revisions))
+                    break
+            else:
+                done.add(path.pop())
+                pending.pop()
+    return None
+
+
+def failing_line(error: BaseException, locations: Sequence[Path]) -> str | None:
+    """Where in a revision file `error` was raised (importing it, or running its code), as
+    `file:line: Type: message`; None when no revision file's code raised it."""
+    folders = {location.resolve() for location in locations}
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if Path(frame.filename).resolve().parent in folders
+    ]
+    if not frames:
+        return None
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    where = f"{shown(frames[-1].filename)}:{frames[-1].lineno}"
+    return f"{where}: {type(error).__name__}{': ' if message else ''}{message}"
+
+
+def new_id_problem(rev_id: str, locations: Sequence[Path]) -> str | None:
+    """Why `revision --rev-id REV_ID` would break the history, or None."""
+    if not PLAIN_ID.fullmatch(rev_id):
+        return f"--rev-id {rev_id!r} is not a plain id: use letters, digits and _ only"
+    for path in python_files(locations):
+        try:
+            found = read(path)
+        except Unreadable:
+            continue
+        if found is not None and found.revision == rev_id:
+            return f"--rev-id {rev_id!r} is taken by {shown(path)}: pick another"
+    return None
