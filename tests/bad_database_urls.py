@@ -12,4 +12,12 @@ BAD_URLS = [
     ("mysql+nodriver://u:secret@localhost/x", ("FAILED: DATABASE_URL=mysql+nodriver://u:***"
      "@localhost/x is not a database URL SQLAlchemy can use (Can't load plugin:"
      f" sqlalchemy.dialects:mysql.nodriver): {EXAMPLES}")),
+    # A password's raw "@", ":" or "/": the URL is cut in the wrong places. The password
+    # is masked all the same.
+    ("postgresql://u:p@ss:w/rd%@127.0.0.1/db", ("FAILED: DATABASE_URL=postgresql://u:***"
+     "@127.0.0.1/db does not parse: its port 'w' is no number (in a password, write @ : / %"
+     " as %40 %3A %2F %25)")),
+    ("postgresql://u@127.0.0.1:abc/db", ("FAILED: DATABASE_URL=postgresql://u@127.0.0.1:abc/db"
+     " does not parse: its port 'abc' is no number (in a password, write @ : / % as %40 %3A"
+     " %2F %25)")),
 ]  # fmt: skip
