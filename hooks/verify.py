@@ -70,16 +70,25 @@ def scratch_database(database: str) -> Iterator[str | None]:
         return
     from sqlalchemy import create_engine
 
+    from flask_alembic_runtime.errors import masked
     from flask_alembic_runtime.schema import scratch_database as database_beside
 
+    shown = masked(os.environ["DATABASE_URL"])
     with ExitStack() as stack:
         try:
+            engine = create_engine(os.environ["DATABASE_URL"])
+            if engine.dialect.name not in (
+                {"mysql", "mariadb"} if database == "mysql" else {database}
+            ):
+                raise ValueError(f"it is no {database} URL")
             # Created beside the one DATABASE_URL names, which may not exist yet.
-            scratch = stack.enter_context(
-                database_beside(create_engine(os.environ["DATABASE_URL"]))
-            )
-        except Exception as error:  # noqa: BLE001 - an unreachable server only skips the steps
-            say(f"Could not create a scratch database beside DATABASE_URL: {error}".splitlines()[0])
+            scratch = stack.enter_context(database_beside(engine))
+        except Exception as error:  # noqa: BLE001 - the shell's setting only skips the steps
+            # A setting of the shell, for another project or none: the app's own default
+            # serves the steps left (they connect to nothing).
+            del os.environ["DATABASE_URL"]
+            reason = str(error).splitlines()[0]
+            say(f"DATABASE_URL={shown} gives no scratch database ({reason}): ignored")
             yield None
             return
         yield scratch.url.render_as_string(hide_password=False)

@@ -218,6 +218,26 @@ def test_server_project_is_verified_on_a_scratch_database_beside_database_url(
     assert left == 0, "the scratch database was dropped"
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("garbage", "Could not parse SQLAlchemy URL from given URL string"),
+        ("sqlite:///other-project.db", "it is no postgresql URL"),
+        ("postgresql://u:p@ss:w/rd%@127.0.0.1/db", "invalid literal for int() with base 10: 'w'"),
+    ],
+)
+def test_a_stray_database_url_in_the_shell_is_ignored(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    """A DATABASE_URL left in the shell that gives no scratch database of the chosen kind
+    skips the database steps, saying so (its password masked): the project is made."""
+    result = copy_with_tasks(tmp_path / "project", "database=postgresql", DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert f"gives no scratch database ({reason}): ignored" in result.stdout
+    assert "p@ss" not in result.stdout + result.stderr
+    assert (tmp_path / "project" / "manage.py").is_file()
+
+
 def test_server_project_without_database_url_says_what_was_skipped(tmp_path: Path) -> None:
     """No server reachable when generating: no revision, and the summary, the README and
     the project's own tests say what to do next (with paths the user can paste)."""
