@@ -104,9 +104,9 @@ SCENARIO = [
     step("show"),
     step("downgrade", "--sql"),  # head:-1, printed
     step("check", edits_models=True),  # a new column: exit 1
-    step("migrate", "-m", "add age", "-x", "note=1"),
+    step("migrate", "-m", "add age", "-x", "lock_timeout=60"),
     step("revision", "--autogenerate", "-m", "nothing new"),  # no file: nothing changed
-    step("upgrade", "-x", "note=1", "--x-arg", "other=2"),
+    step("upgrade", "-x", "lock_timeout=60", "--x-arg", "lock=on"),
     step("migrate", "-m", "nothing new either"),
     step("downgrade"),  # -1
     step("downgrade"),

@@ -79,7 +79,7 @@ def test_upgrade_alone_means_head(project: Project) -> None:
 
 
 def test_x_and_quiet_options(project: Project) -> None:
-    result = project.migrate("-q", "-x", "anything=1", "upgrade")
+    result = project.migrate("-q", "-x", "lock_timeout=60", "upgrade")
     assert result.stderr == "" and result.stdout == ""
     assert "Running downgrade" in project.migrate("downgrade", "base").stderr
 

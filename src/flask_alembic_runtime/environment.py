@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -71,6 +71,7 @@ def run_migrations(
     *,
     lock_name: str = "migrations",
     lock_timeout: int = DEFAULT_TIMEOUT,
+    x_names: Collection[str] = (),
     **configure_options: Any,
 ) -> None:
     """Run the Alembic command that loaded env.py on every database of the app.
@@ -80,6 +81,8 @@ def run_migrations(
     else finds it as `flask` does (FLASK_APP, `.flaskenv`, `app.py`, `wsgi.py`).
     `lock_name` names the migration lock (a bind's lock adds the bind's name); a run gives
     up waiting for it after `lock_timeout` seconds (`-x lock_timeout=SECONDS` for one run).
+    `x_names` are the `-x NAME=VALUE` names env.py reads itself (`context.get_x_argument`),
+    taken besides the library's own; any other name is refused.
     `configure_options` go to Alembic's `context.configure()` for every database, online
     and offline (e.g. `include_object`, `compare_server_default`); they override ours.
     """
@@ -89,9 +92,9 @@ def run_migrations(
     context = cast("EnvironmentContext", alembic_context)
     show_progress(context.config)
     CREATED_AT_START.set(())
+    options = x_arguments(context, x_names)  # before the app: nothing runs on a typo
     with app_context(app or context.config.attributes.get("load_app")) as flask_app:
         db = sqlalchemy_object(flask_app)
-        options = x_arguments(context)
         every_database = app_databases(db)
         run = Run(
             context=context,
@@ -218,9 +221,13 @@ def alembic_context_kept() -> Iterator[None]:
             running._install_proxy()
 
 
-def x_arguments(context: EnvironmentContext) -> dict[str, str]:
+#: The `-x NAME=VALUE` arguments the library reads, as the help shows them.
+X_ARGUMENTS = {"bind": "NAME[,NAME...]", "lock": "off", "lock_timeout": "SECONDS"}
+
+
+def x_arguments(context: EnvironmentContext, x_names: Collection[str] = ()) -> dict[str, str]:
     """The `-x NAME=VALUE` arguments (none when the caller's options have no -x at all,
-    as Flask-Migrate's bare Namespace)."""
+    as Flask-Migrate's bare Namespace): the library's, and the `x_names` env.py reads."""
     from alembic.util import CommandError
 
     cmd_opts = context.config.cmd_opts
@@ -230,6 +237,11 @@ def x_arguments(context: EnvironmentContext) -> dict[str, str]:
         if "=" not in argument:
             raise CommandError(f"-x {argument}: write -x NAME=VALUE, e.g. -x bind=default")
     arguments: dict[str, str] = context.get_x_argument(as_dictionary=True)
+    for name in arguments:
+        if name not in X_ARGUMENTS and name not in x_names:
+            known = [f"-x {key}={value}" for key, value in X_ARGUMENTS.items()]
+            known += [f"-x {key}=..." for key in x_names]
+            raise CommandError(f"-x {name}: no such option; the options are {', '.join(known)}")
     return arguments
 
 

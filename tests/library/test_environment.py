@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.util import CommandError
 from flask import Flask
 from flask.cli import NoAppException
 from sqlalchemy import create_engine, inspect, text
@@ -168,14 +169,32 @@ def test_x_bind_limits_a_run_to_the_databases_it_names(project: Project) -> None
         ("lock_timeout=-5", "FAILED: -x lock_timeout=-5: give whole seconds, e.g. 60"),
         # A digit, but not one that int() should be handed from a command line.
         ("lock_timeout=\u0663", "FAILED: -x lock_timeout=\u0663: give whole seconds, e.g. 60"),
+        ("lockk=off", (
+            "FAILED: -x lockk: no such option; the options are -x bind=NAME[,NAME...], "
+            "-x lock=off, -x lock_timeout=SECONDS"
+        )),
     ],
-)
+)  # fmt: skip
 def test_a_bad_x_argument_is_one_line_and_changes_nothing(
     project: Project, argument: str, line: str
 ) -> None:
     notes_revision(project)
     assert project.failure("-x", argument, "upgrade") == line
     assert project.tables() == set()
+
+
+def test_env_py_may_read_x_arguments_of_its_own(project: Project) -> None:
+    """A name env.py declares is taken, and listed among the options when one is not."""
+    notes_revision(project)
+    write_env(project, options=', x_names=["tenant"]')
+    config = project.config("tenant=acme")
+    config.attributes["app"] = project.app
+    command.upgrade(config, "head")
+    assert project.tables() == {"alembic_version", "notes"}
+    config = project.config("tenent=acme")
+    config.attributes["app"] = project.app
+    with pytest.raises(CommandError, match=r"-x tenent: no such option; .* -x tenant=\.\.\.$"):
+        command.downgrade(config, "base")
 
 
 def test_the_sqlite_lock_file_is_taken_unless_x_lock_off(project: Project) -> None:
