@@ -47,6 +47,11 @@ def error_line(
         )
     if isinstance(error, SyntaxError) and error.filename:
         return f"{shown(Path(error.filename))}:{error.lineno}: SyntaxError: {error.msg}"
+    if isinstance(error, CommandError) and str(error) == "Target database is not up to date.":
+        return (
+            "the database is behind the newest revision, so autogenerate would write again "
+            f"what a revision already does: run `{command} upgrade` first"
+        )
     if isinstance(error, CommandError | SQLAlchemyError | NoAppException):
         # The notes the library added on the way name the cause (see environment.py).
         return ": ".join([first_line(error), *getattr(error, "__notes__", ())])

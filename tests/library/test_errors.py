@@ -111,3 +111,12 @@ def test_a_password_is_masked_wherever_the_url_has_one() -> None:
     assert masked("sqlite:///app.db") == "sqlite:///app.db"
     assert masked("postgresql://u:p@ss:w/rd%@h/db") == "postgresql://u:***@h/db"
     assert masked("postgresql://u:p@word@127.0.0.1/db") == "postgresql://u:***@127.0.0.1/db"
+
+
+def test_autogenerate_on_a_database_behind_names_the_upgrade(project: Project) -> None:
+    project.write_revision("a1", None, 'op.create_table("notes", sa.Column("id", sa.Integer))')
+    assert project.failure("revision", "--autogenerate", "-m", "more") == (
+        "FAILED: the database is behind the newest revision, so autogenerate would write again "
+        "what a revision already does: run `python manage.py migrate upgrade` first"
+    )
+    assert [path.name for path in project.versions.glob("*.py")] == ["a1_a1.py"]
