@@ -1,5 +1,6 @@
 """Migration: at the end of `copier update`, keep the project's virtualenv in step with
-its dependencies, and name the files the update left conflicts in (exit 1).
+its dependencies, then name the files the update left conflicts in and the project's own
+quick checks that fail (compile, `ruff check`, `migrate heads`): exit 1 when any does.
 
 Copier runs it in the "after" stage, from the project root; an adopted project's
 environment is its own (`--venv=leave`). Run by hand from there:
@@ -55,6 +56,23 @@ def conflicted_files(project: Path) -> list[str]:
     return sorted(found)
 
 
+def failed_checks(project: Path) -> list[str]:
+    """The project's quick checks that fail after the update, each with its first line."""
+    python = str(venv_python(project))
+    checks = {
+        "python -m compileall": [python, "-m", "compileall", "-q", "-x", r"/\.", "."],
+        "ruff check": [python, "-m", "ruff", "check", "--quiet", "."],
+        "python manage.py migrate heads": [python, "manage.py", "migrate", "heads"],
+    }
+    failed = []
+    for name, command in checks.items():
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+        if result.returncode:
+            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+            failed.append(f"`{name}` ({lines[-1].strip() if lines else 'no output'})")
+    return failed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -78,6 +96,11 @@ def main() -> None:
             "(between <<<<<<< and >>>>>>>), then `git add` them and commit",
             file=sys.stderr,
         )
+        sys.exit(1)
+    failed = failed_checks(project) if sync and venv_python(project).exists() else []
+    for check in failed:
+        print(f"  FAILED: after the update, {check}: fix it, then commit", file=sys.stderr)
+    if failed:
         sys.exit(1)
 
 

@@ -158,6 +158,29 @@ def test_a_conflict_is_marked_inline_and_named(template: Path, tmp_path: Path) -
     assert ">>>>>>> after updating" in manage_py
 
 
+def test_an_update_runs_the_projects_quick_checks_and_lists_what_fails(
+    template: Path, tmp_path: Path
+) -> None:
+    """Without a conflict, an update that leaves the project broken is not silent: the
+    checks a teammate would run first (compile, ruff, migrate heads) are listed."""
+    project = project_at_v1(template, tmp_path / "project")
+    broken = project.path / "migrations" / "versions" / "broken.py"
+    broken.write_text('"""Half written."""\n\nrevision = "broken"\ndef upgrade(:\n')
+    commit(project.path, "A revision half written")
+    result = run([COPIER, "update", "--trust", "--defaults"], project.path, {}, check=False)
+    assert result.returncode != 0
+    failed = [line for line in result.stderr.splitlines() if "FAILED: after the update" in line]
+    assert [line.split(" (")[0] for line in failed] == [
+        "  FAILED: after the update, `python -m compileall`",
+        "  FAILED: after the update, `ruff check`",
+        "  FAILED: after the update, `python manage.py migrate heads`",
+    ]
+    assert failed[2].endswith(
+        "(FAILED: migrations/versions/broken.py:4: SyntaxError: invalid syntax): fix it, then commit"
+    )
+    assert "compare_server_default=True" in (project.path / ENV_PY).read_text(), "updated"
+
+
 @pytest.mark.server
 def test_changing_the_database_on_update(
     template: Path, tmp_path: Path, server_database: Callable[[str], str]
