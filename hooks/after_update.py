@@ -8,8 +8,10 @@ environment is its own (`--venv=leave`). Run by hand from there:
 """
 
 import argparse
+import os
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -65,11 +67,16 @@ def failed_checks(project: Path) -> list[str]:
         "python manage.py migrate heads": [python, "manage.py", "migrate", "heads"],
     }
     failed = []
-    for name, command in checks.items():
-        result = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
-        if result.returncode:
-            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
-            failed.append(f"`{name}` ({lines[-1].strip() if lines else 'no output'})")
+    with tempfile.TemporaryDirectory(prefix="after-update-") as cache:
+        # Bytecode goes to a folder of its own: the checks leave the project as it was.
+        environment = {**os.environ, "PYTHONPYCACHEPREFIX": cache}
+        for name, command in checks.items():
+            result = subprocess.run(
+                command, cwd=project, env=environment, capture_output=True, text=True, check=False
+            )
+            if result.returncode:
+                lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+                failed.append(f"`{name}` ({lines[-1].strip() if lines else 'no output'})")
     return failed
 
 
