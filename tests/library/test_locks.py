@@ -1,13 +1,17 @@
 """locks.py: the migration lock, one run at a time per database: a file lock beside a
 SQLite database, an advisory lock on PostgreSQL, GET_LOCK on MariaDB; a run that waits
-longer than its timeout fails with one line."""
+says so on stderr, naming the holder, and fails with one line after its timeout."""
 
 import fcntl
+import os
+import re
+import socket
 import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -58,6 +62,42 @@ def not_free_after(name: str, seconds: int) -> str:
         f"the migration lock {name} was not free after {seconds} s: another migration holds "
         "it; let it finish, then run this again"
     )
+
+
+def waiting_lines(
+    capfd: pytest.CaptureFixture[str],
+    lock: Callable[[], AbstractContextManager[None]],
+    release_holder: Callable[[], None],
+) -> list[str]:
+    """What a run that waits for the lock writes on stderr: `lock()` is entered in a
+    thread while another holds the lock, which `release_holder()` lets go once two
+    waiting lines have appeared (or after a minute, so that nothing hangs)."""
+    outcome: list[str] = []
+
+    def run() -> None:
+        with lock():
+            outcome.append("taken")
+
+    waiting = threading.Thread(target=run)
+    waiting.start()
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(lines) < 2 and waiting.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        lines += capfd.readouterr().err.splitlines()
+    release_holder()
+    waiting.join(timeout=60)
+    assert outcome == ["taken"], "the waiting run took the lock once it was free"
+    return lines + capfd.readouterr().err.splitlines()
+
+
+def assert_waiting(lines: list[str], name: str, holder: str) -> None:
+    """The waiting lines: at once, then again with the seconds waited so far, naming the
+    holder (`holder`: a regular expression) and the timeout, 600 s in these tests."""
+    first = f"waiting for the migration lock {re.escape(name)}, held by {holder}"
+    assert re.fullmatch(rf"{first}\.\.\. \(gives up after 600 s\)", lines[0]), lines[0]
+    again = rf"{first}\.\.\. \(\d+ s so far; gives up after 600 s\)"
+    assert re.fullmatch(again, lines[1]), lines[1]
 
 
 def test_a_binds_lock_adds_its_name() -> None:
@@ -126,6 +166,35 @@ def test_a_sqlite_lock_not_free_in_time_is_an_error(
     assert [str(found) for found in outcome] == [not_free_after("migrations", 1)]
 
 
+def test_a_sqlite_run_that_waits_names_the_process_holding_the_lock_file(
+    tmp_path: Path, connect: Callable[[str], Connection], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """At once, then every `announce_every` seconds: the holder's process and host, read
+    from the lock file that it wrote when it took the lock."""
+    database = tmp_path / "app.db"
+    connection = connect(f"sqlite:///{database}")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with sqlite_file_lock(str(database), "migrations", 60):
+            held.set()
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(timeout=60)
+    lines = waiting_lines(
+        capfd, lambda: migration_lock(connection, "migrations", "default", 600, 0.1), release.set
+    )
+    holder.join()
+    lock_file = f"{database}.migration-lock"
+    assert_waiting(
+        lines,
+        "migrations",
+        re.escape(f"process {os.getpid()} on {socket.gethostname()} (the lock file {lock_file})"),
+    )
+
+
 @pytest.mark.server
 def test_postgresql_holds_an_advisory_lock_for_the_run(
     server_database: Callable[..., str], connect: Callable[[str], Connection]
@@ -137,6 +206,58 @@ def test_postgresql_holds_an_advisory_lock_for_the_run(
     with migration_lock(connection, "shop.migrations", "analytics", 60):
         assert other.execute(try_lock, key).scalar() is False
     assert other.execute(try_lock, key).scalar() is True
+
+
+@pytest.mark.server
+def test_a_postgresql_run_that_waits_names_the_backend_holding_the_lock(
+    server_database: Callable[..., str],
+    connect: Callable[[str], Connection],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """pg_locks gives the holder's pid, pg_stat_activity its client and application."""
+    url = server_database("postgresql")
+    holder = create_engine(url, connect_args={"application_name": "replica-one"}).connect()
+    pid = holder.execute(text("SELECT pg_backend_pid()")).scalar()
+    holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": zlib.crc32(b"migrations")})
+    end_transaction(holder)
+    connection = connect(url)
+
+    def release_holder() -> None:
+        holder.close()
+        holder.engine.dispose()
+
+    lines = waiting_lines(
+        capfd, lambda: migration_lock(connection, "migrations", "default", 600, 0.1), release_holder
+    )
+    held_by = re.escape(
+        f"PostgreSQL backend pid {pid} (client 127.0.0.1, application replica-one, connected at "
+    )
+    assert_waiting(lines, "migrations", rf"{held_by}[-0-9: ]+ UTC\)")
+
+
+@pytest.mark.server
+def test_a_mariadb_run_that_waits_names_the_connection_holding_the_lock(
+    server_database: Callable[..., str],
+    connect: Callable[[str], Connection],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """IS_USED_LOCK gives the holder's connection id, the process list its user and host."""
+    url = server_database("mysql")
+    holder, connection = connect(url), connect(url)
+    name = f"unit-{uuid.uuid4().hex}"  # GET_LOCK's names are server-wide
+    holder_id = holder.execute(text("SELECT CONNECTION_ID()")).scalar()
+    assert holder.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name}).scalar() == 1
+    end_transaction(holder)
+
+    def release_holder() -> None:
+        holder.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+        end_transaction(holder)
+
+    lines = waiting_lines(
+        capfd, lambda: migration_lock(connection, name, "default", 600, 0.1), release_holder
+    )
+    held_by = re.escape(f"connection {holder_id} (root@127.0.0.1:") + r"\d+, Sleep for \d+ s\)"
+    assert_waiting(lines, name, held_by)
 
 
 @pytest.mark.server
@@ -188,10 +309,13 @@ def test_mariadb_lock_not_free_in_time_is_an_error_naming_the_servers_lock(
 @pytest.mark.server
 @pytest.mark.parametrize("kind", ["postgresql", "mysql"])
 def test_x_lock_timeout_bounds_a_runs_wait(
-    server_database: Callable[..., str], project: Project, kind: str
+    server_database: Callable[..., str],
+    project: Project,
+    kind: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    """`migrate -x lock_timeout=1 upgrade` while another run holds the lock: one line, and
-    nothing applied; `-x lock=off` runs all the same."""
+    """`migrate -x lock_timeout=1 upgrade` while another run holds the lock: it says it
+    waits, then one line, and nothing applied; `-x lock=off` runs all the same."""
     url = server_database(kind)
     project.make_app(default=url)
     project.write_revision("a1", None)
@@ -209,9 +333,12 @@ def test_x_lock_timeout_bounds_a_runs_wait(
         else:
             connection.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": base})
         end_transaction(connection)
+        capfd.readouterr()
         assert project.failure("-x", "lock_timeout=1", "upgrade") == (
             f"FAILED: {not_free_after(base, 1)}"
         )
+        waiting = f"waiting for the migration lock {base}, held by "
+        assert capfd.readouterr().err.startswith(waiting)
         assert "alembic_version" not in project.tables()
         project.migrate("-x", "lock=off", "upgrade")
     holder.dispose()
