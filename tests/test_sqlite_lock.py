@@ -2,8 +2,12 @@
 them, apply each revision once (the file lock beside the database, as on the servers);
 a run is one transaction, so a failing one leaves the database as it was."""
 
+import shlex
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from helpers import (
     FAILS_MIDWAY,
@@ -68,3 +72,41 @@ def test_a_failing_run_leaves_the_database_as_it_was(
     with_revisions(project, ("fails_midway", fixed))
     project.migrate("upgrade")
     assert tables(url) == {"alembic_version", "runs", "half"}
+
+
+def read_only(folder: Path, project: Project, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`python manage.py migrate ARGV` with `folder` mounted read-only (a mount namespace
+    of its own: the file system of a read-only container, say)."""
+    script = f"mount --bind -o ro {shlex.quote(str(folder))} {shlex.quote(str(folder))} && exec "
+    script += shlex.join(["python", "manage.py", "migrate", *argv])
+    return project.run("unshare", "--mount", "sh", "-c", script, ok=None)
+
+
+@pytest.mark.skipif(
+    subprocess.run(["unshare", "--mount", "true"], check=False, capture_output=True).returncode,
+    reason="needs `unshare --mount` (root, or user namespaces) to mount a folder read-only",
+)
+def test_a_read_only_database_folder_reads_and_names_what_a_write_needs(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    """The lock file cannot be made beside the database: the commands that only read run
+    all the same; one that writes fails in one line naming the file."""
+    project = make_project()
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    project.env["DATABASE_URL"] = url = f"sqlite:///{folder / 'app.db'}"
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    project.migrate("upgrade")
+    head = scalar(url, "SELECT version_num FROM alembic_version")
+    for command in (["current"], ["check"], ["upgrade", "head", "--sql"]):
+        result = read_only(folder, project, *command)
+        assert result.returncode == 0, result.stderr
+    assert read_only(folder, project, "current").stdout.strip() == f"{head} (head)"
+    written = read_only(folder, project, "downgrade", "base")
+    assert written.returncode == 1
+    assert written.stderr.splitlines()[-1] == (
+        "FAILED: (sqlite3.OperationalError) attempt to write a readonly database: this "
+        f"command writes to {folder / 'app.db'}: it and its folder need write access here "
+        "(current, check and --sql only read)"
+    )
+    assert scalar(url, "SELECT version_num FROM alembic_version") == head

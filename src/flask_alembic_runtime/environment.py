@@ -117,6 +117,7 @@ def run_migrations(
             run_online(run)
         except Exception as error:
             created_at_start(error)
+            read_only_sqlite(error, run.databases)
             raise
 
 
@@ -153,6 +154,20 @@ def app_context(app: Flask | Callable[[], Flask] | None) -> Iterator[Flask]:
         finally:
             for engine in app_databases(sqlalchemy_object(app)).values():
                 engine.dispose()
+
+
+def read_only_sqlite(error: Exception, databases: dict[str, Engine]) -> None:
+    """Name the file when a write fails on a SQLite database this run may only read."""
+    if "readonly database" not in str(error):
+        return
+    for engine in databases.values():
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            path = os.path.abspath(engine.url.database)
+            error.add_note(
+                f"this command writes to {path}: it and its folder need write access here "
+                "(current, check and --sql only read)"
+            )
+            return
 
 
 def find_app(location: str | None = None) -> Flask:

@@ -9,6 +9,7 @@ PostgreSQL: an advisory lock; MySQL and MariaDB: GET_LOCK; SQLite: a lock on the
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
@@ -254,7 +255,17 @@ def sqlite_file_lock(
         yield
         return
     lock_path = f"{path}.migration-lock"
-    with open(lock_path, "a+") as lock_file:
+    try:
+        lock_file = open(lock_path, "a+")  # noqa: SIM115 (closed below)
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        # A folder this run cannot write in: neither can it write the database (SQLite
+        # writes its journal there), so nothing needs the lock. Reads go on; a write fails
+        # on its own, and the error path says what needs write access (environment.py).
+        yield
+        return
+    with lock_file:
 
         def take(seconds: float) -> bool:
             deadline = time.monotonic() + seconds
