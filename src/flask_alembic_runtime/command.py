@@ -284,8 +284,7 @@ def refuse_rev_id(config: "Config", rev_id: str | None) -> None:
     """Refuse a `--rev-id` that is no plain id or is taken, before any file is written."""
     from alembic.util import CommandError
 
-    from .errors import version_locations
-    from .revision_files import new_id_problem
+    from .revision_files import new_id_problem, version_locations
 
     if rev_id is not None and (problem := new_id_problem(rev_id, version_locations(config))):
         raise CommandError(problem)

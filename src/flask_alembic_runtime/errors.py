@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from .config import DEFAULT_COMMAND, shown
-from .revision_files import failing_line, history_problem
+from .revision_files import failing_line, history_problem, version_locations
 from .schema import models_differ
 
 # Where Alembic reads a history (alembic/script/): an error raised there is the files'.
@@ -73,15 +73,6 @@ def revision_file_line(error: Exception, config: Config) -> str | None:
     if any(ALEMBIC_SCRIPT in frame.filename for frame in frames):
         return history_problem(locations)
     return None
-
-
-def version_locations(config: Config) -> list[Path]:
-    """The folders of the history's revision files."""
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(config)
-    # Alembic's list of every version location, resolved (`versions` is only the first).
-    return [Path(location) for location in script._version_locations]
 
 
 def bad_database_url() -> str | None:

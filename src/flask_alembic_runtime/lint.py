@@ -19,6 +19,9 @@ of the flagged line, or on a comment line right above it.
 Only the upgrade functions are read (`upgrade()`, or `upgrade_<database>()` with several
 databases), with Python's ast: revisions are not imported and the app is not loaded
 (squawk.py's SQL excepted: env.py writes it).
+
+`migrate lint --compat [GIT_REF]` asks another question, whether the release running keeps
+working against the schema after the new revisions (rolling deploys): see rolling.py.
 """
 
 import ast
@@ -29,12 +32,19 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from alembic.config import Config
-from alembic.script import Script, ScriptDirectory
-from alembic.script.revision import RevisionError
+from alembic.script import ScriptDirectory
+from alembic.script.revision import Revision, RevisionError
 from alembic.util import CommandError
 
 from .compat import alembic_option
 from .config import command_of, shown
+from .revision_files import (
+    RevisionFile,
+    history_problem,
+    read_history,
+    revision_map,
+    version_locations,
+)
 
 # `# lint: allow drop-column` or `# lint: allow drop-table, squawk:ban-drop-table`.
 ALLOW = re.compile(r"#\s*lint:\s*allow\s+([\w:, -]+)")
@@ -289,20 +299,32 @@ def check_file(path: Path) -> list[Finding]:
     return mark_allowed(path, findings)
 
 
-def revisions(script: ScriptDirectory, revision_range: str | None, command_: str) -> list[Script]:
-    """The revisions to lint, oldest first: all; FROM:TO, the ones `upgrade FROM:TO` runs
-    (after FROM, up to TO; either may be left out); or REV alone."""
+def revisions(config: Config, revision_range: str | None, command_: str) -> list[RevisionFile]:
+    """The revision files to lint, oldest first: all; FROM:TO, the ones `upgrade FROM:TO`
+    runs (after FROM, up to TO; either may be left out); or REV alone. The history is read
+    from the files with `ast` (revision_files.py): no revision is imported."""
+    locations = version_locations(config)
+    files = read_history(locations)
+    if files is None:  # a file computes its ids, or the history is broken: Alembic reads it
+        if problem := history_problem(locations):
+            raise CommandError(problem)
+        script = ScriptDirectory.from_config(config)
+        history = script.revision_map
+        files = {
+            each.revision: RevisionFile(Path(each.path), each.revision, (), (), ())
+            for each in script.walk_revisions()
+        }
+    else:
+        history = revision_map(files)
     start, colon, end = (revision_range or ":").partition(":")
-    # A history Alembic cannot read fails here, before the range: the error path names
-    # the revision file at fault (errors.py).
-    script.get_heads()
     try:
+        found: list[Revision | None]
         if not colon:
-            found = [script.get_revision(start)]
+            found = [history.get_revision(start)]
         else:
-            found = list(script.iterate_revisions(end or "heads", start or "base"))[::-1]
-            first = script.get_revision(start) if start not in ("", "base") else None
-            found = [revision for revision in found if revision is not first]
+            walked = list(history.iterate_revisions(end or "heads", start or "base"))[::-1]
+            first = history.get_revision(start) if start not in ("", "base") else None
+            found = [revision for revision in walked if revision is not first]
     except (CommandError, RevisionError) as error:
         raise CommandError(
             f"REV_RANGE {revision_range}: {error}; `{command_} history` lists the "
@@ -312,11 +334,11 @@ def revisions(script: ScriptDirectory, revision_range: str | None, command_: str
         raise CommandError(
             f"REV_RANGE {revision_range} names no revision: e.g. `{command_} lint head`"
         )
-    return found
+    return [files[revision.revision] for revision in found if revision is not None]
 
 
 def sql_findings(
-    config: Config, scripts: list[Script], revision_range: str | None
+    config: Config, scripts: list[RevisionFile], revision_range: str | None
 ) -> list[Finding]:
     """squawk's findings in the revisions' SQL, in a PostgreSQL project (one whose
     dependencies include alembic-postgresql-enum, as the template writes them)."""
@@ -347,10 +369,10 @@ def lint(config: Config, revision_range: str | None = None) -> None:
             f"Linting the revisions after {baseline}, where the project was adopted "
             f"({BASELINE}); `{command_} lint base:heads` lints them all"
         )
-    scripts = revisions(ScriptDirectory.from_config(config), revision_range, command_)
-    findings = [finding for script in scripts for finding in check_file(Path(script.path))]
+    scripts = revisions(config, revision_range, command_)
+    findings = [finding for script in scripts for finding in check_file(script.path)]
     findings += sql_findings(config, scripts, revision_range)
-    order = {Path(script.path): index for index, script in enumerate(scripts)}
+    order = {script.path: index for index, script in enumerate(scripts)}
     findings.sort(key=lambda finding: (order[finding.path], finding.line))
     refused = [finding for finding in findings if not finding.allowed]
     for finding in refused:  # shown under `-q` too: they are what the command is for

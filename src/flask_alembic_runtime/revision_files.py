@@ -1,6 +1,7 @@
-"""What is wrong with a history's revision files, as one line that names the file and the
-fix, for the error path (errors.py) when Alembic could not read the history, and for
-`revision --rev-id`. The files are read with `ast`: nothing is imported.
+"""A history's revision files read with `ast`, nothing imported: what is wrong with them,
+as one line that names the file and the fix (for the error path, errors.py, when Alembic
+could not read the history, and for `revision --rev-id`), and the history itself for the
+commands that only read the files (`lint`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,16 @@ import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import shown
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script.revision import RevisionMap
+
+#: The module-level names that place a revision in its history.
+IDENTIFIERS = ("revision", "down_revision", "depends_on", "branch_labels")
 
 #: A revision id that is safe as a file name and as a value in alembic_version.
 PLAIN_ID = re.compile(r"[A-Za-z0-9_]+")
@@ -31,6 +40,15 @@ class RevisionFile:
 
 class Unreadable(Exception):
     """A revision file whose identifiers cannot be read: the message says why."""
+
+
+def version_locations(config: Config) -> list[Path]:
+    """The folders of the history's revision files."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(config)
+    # Alembic's list of every version location, resolved (`versions` is only the first).
+    return [Path(location) for location in script._version_locations]
 
 
 def python_files(locations: Iterable[Path]) -> list[Path]:
@@ -60,7 +78,7 @@ def read(path: Path) -> RevisionFile | None:
         else:
             continue
         for target in targets:
-            if isinstance(target, ast.Name):
+            if isinstance(target, ast.Name) and target.id in IDENTIFIERS:
                 found[target.id] = value
     if "revision" not in found:
         raise Unreadable(f'{shown(path)}: no `revision = "<id>"` line: give the file its id')
@@ -96,6 +114,39 @@ def literal_ids(value: ast.expr) -> tuple[str, ...]:
     if isinstance(literal, list | tuple) and all(isinstance(item, str) for item in literal):
         return tuple(literal)
     raise ValueError("not identifiers")
+
+
+def read_history(locations: Sequence[Path]) -> dict[str, RevisionFile] | None:
+    """Every revision file of the history by id, read without importing any; None when a
+    file computes its identifiers (only importing it would tell) or the history is broken
+    (`history_problem` says how)."""
+    if history_problem(locations) is not None:
+        return None
+    files = {}
+    for path in python_files(locations):
+        found = read(path)
+        if found is None:
+            return None
+        files[found.revision] = found
+    return files
+
+
+def revision_map(files: dict[str, RevisionFile]) -> RevisionMap:
+    """Alembic's map of the history (ranges, heads, branch labels), from the files alone."""
+    from alembic.script.revision import Revision, RevisionMap
+
+    def revisions() -> list[Revision]:
+        return [
+            Revision(
+                found.revision,
+                found.down_revisions or None,
+                dependencies=found.depends_on or None,
+                branch_labels=found.branch_labels or None,
+            )
+            for found in files.values()
+        ]
+
+    return RevisionMap(revisions)
 
 
 def history_problem(locations: Sequence[Path]) -> str | None:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.script import Script
 from alembic.util import CommandError
 
 from .compat import copy_config
 from .databases import DEFAULT
 from .lint import Finding, mark_allowed, operations, text, upgrade_functions
+from .revision_files import RevisionFile
 
 # squawk's rules left out: those lint.py reports at the revision's own line (drops, NOT NULL
 # without a default), renames (the safe form this lint recommends), the lock and statement
@@ -98,7 +98,7 @@ def line_of(function: ast.FunctionDef, statement: str) -> int:
     return line
 
 
-def squawk_findings(config: Config, scripts: list[Script], target: str) -> list[Finding]:
+def squawk_findings(config: Config, scripts: list[RevisionFile], target: str) -> list[Finding]:
     """What squawk finds in the SQL of these revisions (one file each, as each runs in its
     own transaction), at the line of the operation that wrote it."""
     squawk = shutil.which("squawk", path=Path(sys.executable).parent) or shutil.which("squawk")

@@ -268,7 +268,7 @@ HISTORY_HINT = (
     ("revision_range", "line"),
     [
         ("nope:head", f"REV_RANGE nope:head: No such revision or branch 'nope'; {HISTORY_HINT}"),
-        ("nope", f"REV_RANGE nope: Can't locate revision identified by 'nope'; {HISTORY_HINT}"),
+        ("nope", f"REV_RANGE nope: No such revision or branch 'nope'; {HISTORY_HINT}"),
         ("base", "REV_RANGE base names no revision: e.g. `python manage.py migrate lint head`"),
     ],
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from flask_alembic_runtime.lint import revisions
 from flask_alembic_runtime.revision_files import cycle_problem, history_problem, read
 
 from .conftest import Project
@@ -77,10 +78,19 @@ BROKEN: list[tuple[Callable[[Project], None], str]] = [
 ]  # fmt: skip
 
 
+# Failures on import: lint, which reads the files without importing them, finds nothing.
+ON_IMPORT = (an_import_error, a_name_error)
+
+
 @pytest.mark.parametrize(
-    ("break_history", "line"), BROKEN, ids=lambda case: getattr(case, "__name__", "")
+    ("break_history", "line", "argv"),
+    [
+        pytest.param(break_history, line, argv, id=f"{argv[0]}-{break_history.__name__}")
+        for break_history, line in BROKEN
+        for argv in (["heads"], ["current"], ["upgrade"], ["doctor"], ["lint"])
+        if not (argv == ["lint"] and break_history in ON_IMPORT)
+    ],
 )
-@pytest.mark.parametrize("argv", [["heads"], ["current"], ["upgrade"], ["doctor"], ["lint"]])
 def test_a_broken_revision_file_is_one_line_naming_it(
     project: Project,
     monkeypatch: pytest.MonkeyPatch,
@@ -145,3 +155,14 @@ def test_a_circle_through_a_merge_is_found(tmp_path: Path, project: Project) -> 
         found.revision: found for path in project.versions.glob("*.py") if (found := read(path))
     }
     assert "form a circle" in str(cycle_problem(files))
+
+
+@pytest.mark.parametrize("break_history", ON_IMPORT)
+def test_lint_reads_the_files_without_importing_them(
+    project: Project, break_history: Callable[[Project], None]
+) -> None:
+    """A revision whose module-level code fails is listed by lint, its code never run."""
+    project.write_revision("a1", None)
+    break_history(project)
+    found = revisions(project.config(), None, "python manage.py migrate")
+    assert [path.path.name for path in found] == ["a1_a1.py", "b2_b2.py"]
