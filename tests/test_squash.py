@@ -3,6 +3,8 @@ with its id, proven on scratch databases before a file changes; what it cannot p
 would strand, it refuses with nothing changed."""
 
 import json
+import re
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -56,7 +58,7 @@ def refused(project: Project, *args: str) -> str:
 
 
 def no_work_left(project: Project) -> None:
-    assert not list((project.path / "migrations").glob(".squash-*"))
+    assert not list((project.path / "migrations").glob(".migrate-*"))
 
 
 @pytest.fixture(scope="module")
@@ -403,6 +405,60 @@ def test_squash_help(project: Project) -> None:
         "database has reached)"
     ) in usage
     assert "--dry-run show the plan and the proof; write nothing" in usage
+
+
+# `python manage.py migrate squash`, SIGKILLed after the step of its swap named by its
+# argument (history_swap.py calls `step` after each): the real command in a real process,
+# stopped where a kill or a power cut could stop it.
+KILLED_SQUASH = """\
+import os, runpy, signal, sys
+from functools import partial
+
+from flask_alembic_runtime import history_swap, squash
+
+
+def kill_after(step, at=sys.argv[1]):
+    if step == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+squash.swap_history = partial(history_swap.swap_history, step=kill_after)
+sys.argv = ["manage.py", "migrate", "squash"]
+runpy.run_path("manage.py", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    ("step", "outcome"),
+    [
+        ("copy 0 made", "undid an interrupted squash ({}): it had changed no file; the history is as before"),
+        ("folder 0 exchanged", "completed an interrupted squash ({}): every new file is in place"),
+    ],
+)  # fmt: skip
+def test_a_squash_killed_mid_swap_leaves_a_whole_history(
+    project: Project, tmp_path: Path, step: str, outcome: str
+) -> None:
+    write(project, *THINGS)
+    project.migrate("upgrade")
+    old = history(project)
+    baseline = "migrations/versions/t4_baseline_4_revisions_squashed.py"
+    killer = tmp_path / "killed_squash.py"
+    killer.write_text(KILLED_SQUASH)
+    killed = project.run("python", str(killer), step, ok=False)
+    assert killed.returncode == -signal.SIGKILL
+    undone = step == "copy 0 made"
+    assert len(history(project)) == (4 if undone else 1)  # the old history or the new one
+    assert project.migrate("current").stdout == "t4 (head)\n"  # whole: Alembic reads it
+
+    doctor = project.migrate("doctor").stdout.splitlines()
+    assert doctor[0] == outcome.format(f"{baseline} in place of 4 revision files")
+    work = r"removed migrations/\.migrate-work-squash-(\d+)-\w+, left by a squash that was stopped"
+    assert re.fullmatch(work + r" \(process \1\)", doctor[1]), doctor[1]  # the squash's work
+    assert doctor[2].startswith("default: at the head t4 ")
+    no_work_left(project)
+    assert list(history(project)) == (list(old) if undone else [baseline.split("/")[-1]])
+    if undone:  # the squash can be run again
+        assert project.migrate("squash").stdout.splitlines()[-1].startswith(f"wrote {baseline}")
 
 
 # A library's history as a team writes it by hand, after the users and posts revision:

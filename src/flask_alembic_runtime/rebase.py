@@ -7,11 +7,12 @@ two lines of REV's file change: `down_revision` and the docstring's `Revises:`.
 
 It refuses, changing nothing, when a database of the app (the default one or a bind) has
 applied a revision it would move, or when both branches touch the same table of the same
-database: then their order matters, and a merge revision is the honest answer.
+database: then their order matters, and a merge revision is the honest answer. The file
+changes in one swap (history_swap.py): killed at any moment, the folder holds the old
+history or the new one.
 """
 
 import ast
-import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +23,14 @@ from alembic.util import CommandError, to_tuple
 
 from .config import command_of, shown
 from .databases import current_databases, database_name
+from .history_swap import recovered_script, swap_history
 from .schema import version_of
 from .sql_calls import RUNS_SQL, called_name, runs_sql
 
 
 def rebase(config: Config, revision: str, onto: str | None = None) -> None:
     """Re-parent `revision` and its descendants onto the other head; print what changed."""
-    script = ScriptDirectory.from_config(config)
+    script = recovered_script(config)
     merge = f'{command_of(config)} merge heads -m "merge"'
     heads = set(script.get_heads())
     if len(heads) < 2:
@@ -60,11 +62,11 @@ def rebase(config: Config, revision: str, onto: str | None = None) -> None:
             )
     check_tables(script, moved, other, merge)
     path = Path(first.path)
-    text = reparented(path.read_text(), target.revision)
+    text = reparented(path.read_text(encoding="utf-8"), target.revision)
     check_databases(config, first, moved, merge)
-    path.write_text(text)  # every check passed
-    # Python could reuse the old bytecode: the file may keep its size and its second.
-    Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+    # Every check passed. (The new folder has no bytecode: Python cannot reuse the old.)
+    what = f"{shown(path)} revises {target.revision}"
+    swap_history(Path(script.dir), "rebase", {path: text.encode("utf-8")}, what)
     new_heads = ScriptDirectory.from_config(config).get_heads()
     config.print_stdout(
         f"rebased {len(moved)} revision(s) onto {target.revision}: {shown(path)} now revises "

@@ -3,7 +3,12 @@
 `["column posts.score: FLOAT in the first, DOUBLE in the second"]`.
 """
 
-from collections.abc import Iterator, Mapping
+import hashlib
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +22,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import DEFAULT_COMMAND
+from .history_swap import STALE_AFTER, process_running
 
 # Alembic's own bookkeeping, not part of the schema.
 VERSION_TABLE = "alembic_version"
+
+# The name of a scratch database (see `scratch_name`).
+SCRATCH_NAME = re.compile(
+    r"scratch_(?P<machine>[0-9a-f]{4})_(?P<pid>\d+)_(?P<time>\d+)_[0-9a-f]{6}"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -130,11 +141,15 @@ def spell(value: Any) -> str:
 
 
 @contextmanager
-def scratch_database(beside: Engine) -> Iterator[Engine]:
+def scratch_database(
+    beside: Engine, say: Callable[[str], None] = lambda line: None
+) -> Iterator[Engine]:
     """An empty database of the same kind, on the same server, dropped afterwards.
 
     SQLite: a temporary file. PostgreSQL, MySQL and MariaDB: a new database created with
-    the same credentials (they need the right to CREATE DATABASE).
+    the same credentials (they need the right to CREATE DATABASE), named after the
+    machine, the process and the time (`scratch_name`); the scratch databases on the server
+    that killed runs left are dropped first, and `say` is told which.
     """
     if beside.dialect.name == "sqlite":
         with TemporaryDirectory(prefix="scratch-") as folder:
@@ -149,9 +164,10 @@ def scratch_database(beside: Engine) -> Iterator[Engine]:
     server = create_engine(
         beside.url.set(database="postgres" if postgresql else None), isolation_level="AUTOCOMMIT"
     )
-    name = f"scratch_{uuid4().hex[:12]}"
+    name = scratch_name()
     try:
         with server.connect() as connection:
+            drop_leftover_scratch(connection, say)
             connection.exec_driver_sql(f"CREATE DATABASE {name}")
         engine = create_engine(beside.url.set(database=name))
         try:
@@ -163,6 +179,50 @@ def scratch_database(beside: Engine) -> Iterator[Engine]:
                 connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
     finally:
         server.dispose()
+
+
+def scratch_name() -> str:
+    """A new scratch database's name: `scratch_<machine>_<pid>_<unix time>_<random>`."""
+    return f"scratch_{machine()}_{os.getpid()}_{int(time.time())}_{uuid4().hex[:6]}"
+
+
+def machine() -> str:
+    """This machine (or container) and its processes' namespace, where a pid means the
+    same process, in four characters: a hash of its host name and its pid namespace."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # Linux: e.g. pid:[4026531836]
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()} {namespace}".encode()).hexdigest()[:4]
+
+
+def left_by_a_killed_run(name: str) -> bool:
+    """Whether a database is a scratch database whose run is over: made by a process of
+    this machine that no longer runs, or, made elsewhere, more than an hour ago."""
+    found = SCRATCH_NAME.fullmatch(name)
+    if found is None:
+        return False
+    made_here, pid, made_at = found["machine"] == machine(), int(found["pid"]), int(found["time"])
+    if made_here:
+        return not process_running(pid, made_at)
+    return time.time() - made_at > STALE_AFTER
+
+
+def drop_leftover_scratch(server: Connection, say: Callable[[str], None]) -> None:
+    """Drop the scratch databases on this server that killed runs left; say which."""
+    postgresql = server.dialect.name == "postgresql"
+    listed = "SELECT datname FROM pg_database" if postgresql else "SHOW DATABASES"
+    dropped = []
+    for name in server.exec_driver_sql(listed).scalars().all():
+        if left_by_a_killed_run(name):
+            force = " WITH (FORCE)" if postgresql else ""
+            try:
+                server.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
+            except SQLAlchemyError:  # another user's: not ours to drop
+                continue
+            dropped.append(name)
+    if dropped:
+        say(f"dropped {len(dropped)} scratch database(s) left by killed runs: {', '.join(dropped)}")
 
 
 def models_differ(diffs: list[Any], command: str = DEFAULT_COMMAND) -> str:

@@ -17,18 +17,18 @@ beside it (dropped afterwards; the app's databases are only read):
 3. the new history is replayed: the baseline must build the schema the old revisions
    built, its downgrade must leave an empty database, and the revisions after REV must
    give the same schema at the heads as before.
-Only then are the squashed revision files removed and the baseline put in their place.
+Only then are the squashed revision files removed and the baseline put in their place, in
+one swap (history_swap.py): killed at any moment, the folder holds the old history or the
+new one, and the next squash, rebase or doctor completes or undoes the swap.
 """
 
 import ast
-import importlib.util
 import io
 import os
 import re
 import shutil
 from contextlib import ExitStack, redirect_stdout
 from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
 from alembic import command
@@ -57,6 +57,7 @@ from sqlalchemy.types import TypeEngine
 from .config import command_of, shown
 from .databases import current_databases
 from .doctor import quiet_config
+from .history_swap import recovered_script, swap_history, work_folder
 from .schema import (
     VERSION_TABLE,
     Schema,
@@ -80,7 +81,7 @@ DEFAULT_WIDTH = re.compile(r"^(?:INTEGER\(11\)|BIGINT\(20\)|SMALLINT\(6\))$")
 
 def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None:
     """Squash, or with `dry_run` only show the plan and the proof; one line per step."""
-    script = ScriptDirectory.from_config(config)
+    script = recovered_script(config)
     engines = current_databases()
     versions = {name: version_of(engine) for name, engine in engines.items()}
     why = ""
@@ -100,9 +101,10 @@ def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None
     with ExitStack() as stack:
         # Inside the migration environment's folder, so that the ruff hook formats the
         # baseline with the project's settings.
-        work = Path(stack.enter_context(TemporaryDirectory(prefix=".squash-", dir=script.dir)))
-        old = {name: stack.enter_context(scratch_database(e)) for name, e in engines.items()}
-        new = {name: stack.enter_context(scratch_database(e)) for name, e in engines.items()}
+        work = Path(stack.enter_context(work_folder(Path(script.dir), "squash")))
+        say = config.print_stdout
+        old = {name: stack.enter_context(scratch_database(e, say)) for name, e in engines.items()}
+        new = {name: stack.enter_context(scratch_database(e, say)) for name, e in engines.items()}
         replay(config, old, None, target.revision)
         built = {name: reflect(engine) for name, engine in old.items()}
         refuse_rows(old, built, own_sql)
@@ -125,21 +127,16 @@ def squash(config: Config, to: str | None = None, dry_run: bool = False) -> None
             )
         old_file = Path(target.path)
         destination = old_file.parent / file_name(old_file.name, baseline.name, target.revision)
+        what = f"{shown(destination)} in place of {len(squashed)} revision files"
         if dry_run:
-            config.print_stdout(
-                f"dry run: would write {shown(destination)} in place of {len(squashed)} "
-                "revision files; nothing was changed"
-            )
+            config.print_stdout(f"dry run: would write {what}; nothing was changed")
             return
-        for revision in squashed:
-            Path(revision.path).unlink()
-        shutil.move(baseline, destination)
-        # Python could reuse the bytecode of an older file of that name and size.
-        Path(importlib.util.cache_from_source(str(destination))).unlink(missing_ok=True)
+        changes: dict[Path, bytes | None] = {Path(revision.path): None for revision in squashed}
+        changes[destination] = baseline.read_bytes()
+        swap_history(Path(script.dir), "squash", changes, what)
     config.print_stdout(
-        f"wrote {shown(destination)} in place of {len(squashed)} revision files. A database "
-        f"at {target.revision} or later needs nothing; upgrade one at an older revision to "
-        f"{target.revision} before this change reaches it"
+        f"wrote {what}. A database at {target.revision} or later needs nothing; upgrade one "
+        f"at an older revision to {target.revision} before this change reaches it"
     )
 
 

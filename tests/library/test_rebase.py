@@ -4,11 +4,17 @@ revision it would move, when both branches touch one table, or when the branch c
 be moved."""
 
 import importlib.util
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from flask_alembic_runtime import history_swap
+from flask_alembic_runtime import rebase as rebase_module
+
 from .conftest import Project
+from .test_history_swap import killed_after
 
 MERGE = 'python manage.py migrate merge heads -m "merge"'
 
@@ -268,3 +274,39 @@ def test_a_down_revision_not_on_one_line_is_not_rewritten(forked: Project, writt
         "FAILED: the revision's down_revision is not one assignment on one line: write it as "
         '`down_revision = "<parent>"` and run rebase again'
     )
+
+
+@pytest.mark.parametrize(
+    ("step", "outcome"),
+    [
+        ("copy 0 made", "undid an interrupted rebase ({what}): it had changed no file; the history is as before"),
+        ("folder 0 exchanged", "completed an interrupted rebase ({what}): every new file is in place"),
+    ],
+)  # fmt: skip
+def test_a_killed_rebase_leaves_a_whole_history_that_the_next_run_finishes(
+    forked: Project,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    outcome: str,
+) -> None:
+    before = files(forked)
+
+    def run(kill: Callable[[str], None]) -> None:
+        swap = partial(history_swap.swap_history, step=kill)
+        monkeypatch.setattr(rebase_module, "swap_history", swap)  # in the killed process only
+        forked.migrate("rebase", "age1")
+
+    killed_after(step, run)
+    # The old history (two heads) or the new one (one), whole either way.
+    assert heads(forked, capsys) == (["age2", "tags1"] if files(forked) == before else ["age2"])
+    capsys.readouterr()
+    if step == "copy 0 made":  # the next rebase undoes the swap, then rebases
+        forked.migrate("rebase", "age1")
+    else:  # doctor completes it
+        forked.migrate("upgrade")
+        forked.migrate("doctor")
+    report = capsys.readouterr().out.splitlines()
+    assert report[0] == outcome.format(what="migrations/versions/age1_age1.py revises tags1")
+    assert heads(forked, capsys) == ["age2"]
+    assert not list(forked.migrations.glob(".migrate-*"))

@@ -4,12 +4,16 @@ cannot prove or would strand, it refuses with nothing changed."""
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
+from flask_alembic_runtime import history_swap
+from flask_alembic_runtime import squash as squash_module
 from flask_alembic_runtime.squash import file_name
 
 from .conftest import Project
+from .test_history_swap import killed_after
 
 # Revisions the models know nothing about: a table of things, up to an index and a column.
 THINGS = [
@@ -50,7 +54,7 @@ def refused(project: Project, *argv: str) -> str:
     before = history(project)
     line = project.failure("squash", *argv)
     assert history(project) == before, "a refused squash changed the history"
-    assert not list(project.migrations.glob(".squash-*")), "a refused squash left its work"
+    assert not list(project.migrations.glob(".migrate-*")), "a refused squash left its work"
     return line
 
 
@@ -85,7 +89,7 @@ def test_squash_writes_a_proven_baseline_with_the_heads_id(
             "reaches it"
         )
     ]
-    assert not list(things.migrations.glob(".squash-*"))
+    assert not list(things.migrations.glob(".migrate-*"))
     [(name, text)] = history(things).items()
     assert name == baseline
     assert text.startswith('"""Baseline: 4 revisions squashed\n\nIt replaces these revisions')
@@ -371,3 +375,58 @@ def test_a_dry_run_leaves_no_work_behind(things: Project) -> None:
     assert sorted(path.name for path in things.migrations.iterdir()) == [
         "README", "env.py", "script.py.mako", "versions",
     ]  # fmt: skip
+
+
+BASELINE = "t4_baseline_4_revisions_squashed.py"
+SWAPPED = f"migrations/versions/{BASELINE} in place of 4 revision files"
+
+
+def killed_squash(project: Project, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """`migrate squash`, SIGKILLed after one step of its swap (history_swap.py)."""
+
+    def run(kill: Callable[[str], None]) -> None:
+        swap = partial(history_swap.swap_history, step=kill)
+        monkeypatch.setattr(squash_module, "swap_history", swap)  # in the killed process only
+        project.migrate("squash")
+
+    killed_after(step, run)
+
+
+UNDONE = (
+    f"undid an interrupted squash ({SWAPPED}): it had changed no file; the history is as before"
+)
+COMPLETED = f"completed an interrupted squash ({SWAPPED}): every new file is in place"
+
+
+@pytest.mark.parametrize(
+    ("step", "files", "line"), [("copy 0 made", 4, UNDONE), ("folder 0 exchanged", 1, COMPLETED)]
+)
+def test_a_killed_squash_leaves_a_whole_history_that_the_next_run_finishes(
+    things: Project,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    files: int,
+    line: str,
+) -> None:
+    things.migrate("upgrade")
+    killed_squash(things, monkeypatch, step)
+    assert len(history(things)) == files
+    things.migrate("current")  # Alembic reads the history: it is whole
+    swap, work = sorted(path.name for path in things.migrations.glob(".migrate-*"))
+    pid = swap.removeprefix(".migrate-swap-squash-")
+    assert work.startswith(f".migrate-work-squash-{pid}-")
+    capsys.readouterr()
+    if files == 4:  # the next squash undoes the swap, then squashes
+        things.migrate("squash")
+    else:  # doctor completes it
+        things.migrate("doctor")
+    report = capsys.readouterr().out.splitlines()
+    assert report[:2] == [
+        line,
+        f"removed migrations/{work}, left by a squash that was stopped (process {pid})",
+    ]
+    if files == 4:
+        assert report[-1].startswith(f"wrote migrations/versions/{BASELINE} in place of 4")
+    assert list(history(things)) == [BASELINE]
+    assert not list(things.migrations.glob(".migrate-*"))
