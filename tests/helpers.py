@@ -23,7 +23,7 @@ UV = Path(sys.executable).with_name("uv")
 COPIER = Path(sys.executable).with_name("copier")
 
 # The commands `migrate` adds to Alembic's, in the order `migrate --help` lists them.
-OWN_COMMANDS = ("doctor", "squash", "rebase", "lint")
+OWN_COMMANDS = ("doctor", "squash", "rebase", "lint", "repair")
 
 # Seconds before a hung command (say, a migration waiting on a lock) fails its test.
 COMMAND_TIMEOUT = 300

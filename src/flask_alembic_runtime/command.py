@@ -61,6 +61,15 @@ def require_supported_versions() -> None:
         )
 
 
+def repair(config: "Config", yes: bool = False, undo: bool = False) -> None:
+    """Finish or undo a revision that MySQL or MariaDB applied part-way (killed, or failed
+    after DDL that committed itself); shows what it would do unless given --yes."""
+    from .repair import repair as repair_revisions
+
+    with config.attributes["load_app"]().app_context():
+        repair_revisions(config, yes=yes, undo=undo)
+
+
 def doctor(config: "Config") -> None:
     """Prove that the migrations describe the databases: each at a head, its history
     replayed on a scratch database giving its schema, and `check` clean."""
@@ -87,9 +96,22 @@ def rebase(config: "Config", revision: str, onto: str | None = None) -> None:
         rebase_branch(config, revision, onto=onto)
 
 
-def lint(config: "Config", revision_range: str | None = None) -> None:
+def lint(config: "Config", revision_range: str | None = None, compat: str | None = None) -> None:
     """Flag revisions that lose data or lock tables: renames written as drop and add,
     dropped tables and columns, NOT NULL without a default, narrowed types."""
+    if compat is not None:  # `--compat [GIT_REF]` ("": the default one)
+        from alembic.util import CommandError
+
+        from .rolling import compat_check
+
+        if revision_range is not None:
+            raise CommandError(
+                f"lint --compat takes a git ref, not REV_RANGE {revision_range}: it checks "
+                "the revisions the ref lacks, e.g. `lint --compat origin/main`"
+            )
+        with config.attributes["load_app"]().app_context():
+            compat_check(config, compat or None)
+        return
     from .lint import lint as lint_revisions
 
     lint_revisions(config, revision_range)
@@ -204,14 +226,30 @@ def list_templates(config: "Config") -> None:
 
 def alembic_command_line(prog: str) -> "CommandLine":
     """Alembic's own parser, named after this command, with friendlier defaults, this
-    project's own commands (doctor, squash, rebase and lint) and Flask-Migrate's spellings."""
+    project's own commands (doctor, squash, rebase, lint and repair) and Flask-Migrate's
+    spellings."""
     from .compat import check
     from .compat import command_line as alembic_parser
 
     command_line = alembic_parser(prog)
-    for own_command in (doctor, squash, rebase, lint):
+    for own_command in (doctor, squash, rebase, lint, repair):
         command_line.register_command(own_command)
     commands = command_line.subparsers.choices
+    commands["repair"].add_argument(
+        "--yes", action="store_true", help="do it (without: show the steps and the plan only)"
+    )
+    commands["repair"].add_argument(
+        "--undo",
+        action="store_true",
+        help="undo the steps that ran (drop the tables and columns they made) instead of "
+        "finishing it; alembic_version stays where it is",
+    )
+    commands["repair"].epilog = (
+        "Without --yes it lists each step of the half-applied revision (done, unknown, left) "
+        "and the command that finishes or undoes it, and changes nothing. Where raw SQL "
+        "leaves it unknown what ran and nothing can be undone, it lists the statements left "
+        "and exits 1."
+    )
     commands["squash"].add_argument(
         "--to",
         metavar="REV",
@@ -229,6 +267,15 @@ def alembic_command_line(prog: str) -> "CommandLine":
         nargs="?",
         metavar="REV_RANGE",
         help="the revisions to lint, e.g. abc123:head (default: all)",
+    )
+    commands["lint"].add_argument(
+        "--compat",
+        nargs="?",
+        const="",
+        metavar="GIT_REF",
+        help="instead, check that the release at GIT_REF keeps working against the schema "
+        "after the revisions it lacks (rolling deploys; default: where this branch left "
+        "the main branch)",
     )
     commands["init"].set_defaults(template="flask")
     commands["init"].add_argument(
@@ -329,6 +376,10 @@ def run_alembic(
         line = None if raiseerr else error_line(error, config.command, config)
         if line is None:  # asked for, or not an error we know: the traceback
             raise
+        exit_status = getattr(error, "exit_status", 1)  # repair.HalfApplied's: 3
+        if exit_status != 1:
+            print(f"FAILED: {line}", file=sys.stderr)
+            sys.exit(exit_status)
         sys.exit(f"FAILED: {line}")
     finally:
         # The process ends with the command: freezing what it built spares Python's final

@@ -38,7 +38,7 @@ def doctor(config: Config) -> None:
     heads = set(recovered_script(config).get_heads())
     problems = 0
     for name, engine in current_databases().items():
-        findings = examine(config, name, engine, heads)
+        findings = half_applied(config, name, engine) or examine(config, name, engine, heads)
         for finding in findings:
             config.print_stdout(f"{name}: {finding}")
         problems += sum(finding.startswith("PROBLEM") for finding in findings)
@@ -116,6 +116,24 @@ def built_by_create_all(engine: Engine, name: str, schema: Schema) -> bool:
         metadata.create_all(scratch)
         with scratch.connect() as connection:
             return not differences(schema, describe_schema(connection), ("", ""))
+
+
+def half_applied(config: Config, name: str, engine: Engine) -> list[str]:
+    """A revision the database holds part of (MySQL and MariaDB commit each DDL statement
+    at once: a killed or failed upgrade leaves one; see repair.py), with the command that
+    finishes or undoes it."""
+    from alembic.script import ScriptDirectory
+
+    from .repair import EACH_STATEMENT_COMMITS
+    from .repair import half_applied as half_applied_revisions
+
+    if engine.dialect.name not in EACH_STATEMENT_COMMITS:  # an upgrade is one transaction
+        return []
+    script = ScriptDirectory.from_config(config)
+    with engine.connect() as connection:
+        found = half_applied_revisions(connection, script, name)
+    fix = f"run `{command_of(config)} repair` to see how to finish or undo it"
+    return [f"PROBLEM {progress.summary()}: {fix}" for progress in found]
 
 
 def quiet_config(config: Config, *x_arguments: str) -> Config:

@@ -472,6 +472,9 @@ def run_online(run: Run) -> None:
             if lock_wanted(run.options):
                 lock = migration_lock(connections[name], run.lock_name, name, run.lock_timeout)
                 stack.enter_context(lock)
+        from .repair import refuse_half_applied
+
+        refuse_half_applied(run, connections)  # MySQL: a revision half-applied? repair first
         as_one = {
             name: together or connection.dialect.name in TRANSACTIONAL_DDL
             for name, connection in connections.items()

@@ -34,7 +34,7 @@ from flask_alembic_runtime.config import TEMPLATES
 from .conftest import Project
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-OWN_COMMANDS = ("doctor", "squash", "rebase", "lint")
+OWN_COMMANDS = ("doctor", "squash", "rebase", "lint", "repair")
 
 
 def alembic_commands() -> list[str]:
