@@ -26,6 +26,7 @@ from .schema import (
     Schema,
     describe_schema,
     differences,
+    env_py_tables,
     models_differ,
     scratch_database,
     table_count,
@@ -61,7 +62,6 @@ def examine(config: Config, name: str, engine: Engine, heads: set[str]) -> list[
     """What is true of one database: its revision, and the replay of its history."""
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
-        schema = describe_schema(connection)
     where = engine.url.render_as_string(hide_password=True)
     fix_upgrade = f"run `{command_of(config)} upgrade`"
     if not current:
@@ -80,8 +80,12 @@ def examine(config: Config, name: str, engine: Engine, heads: set[str]) -> list[
         replay.attributes["connections"] = {name: scratch}
         for revision in sorted(current):
             command.upgrade(replay, revision)
+        # The tables env.py tells autogenerate to leave alone (IGNORED_TABLES), left out.
+        included = env_py_tables(replay.attributes.get("configure_options", {}))
         with scratch.connect() as connection:
-            replayed = describe_schema(connection)
+            replayed = describe_schema(connection, included)
+    with engine.connect() as connection:
+        schema = describe_schema(connection, included)
     found = differences(schema, replayed, ("database", "replayed history"))
     if found and built_by_create_all(engine, name, schema):
         command_ = command_of(config)

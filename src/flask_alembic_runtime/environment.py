@@ -106,6 +106,8 @@ def run_migrations(
             lock_timeout=timeout(options, lock_timeout),
             configure_options=configure_options,
         )
+        # For the commands that compare schemas themselves (doctor): env.py's filters.
+        context.config.attributes["configure_options"] = configure_options
         if any(engine.dialect.name == "postgresql" for engine in run.databases.values()):
             enable_postgresql_enums()
         for script in context.script.walk_revisions():

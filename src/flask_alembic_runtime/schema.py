@@ -49,14 +49,18 @@ class SchemaObject:
 Schema = dict[SchemaObject, Any]
 
 
-def describe_schema(connection: Connection) -> Schema:
+def describe_schema(
+    connection: Connection, include_table: Callable[[str], bool] = lambda table: True
+) -> Schema:
     """Every table, view, column (type as the database spells it, nullability, default),
     primary key, index, unique, foreign key and check constraint, with its name;
-    PostgreSQL's enum types."""
+    PostgreSQL's enum types. Tables for which `include_table` is false are left out, with
+    all they hold."""
     inspector = inspect(connection)
     dialect = connection.dialect
     schema: Schema = {SchemaObject("view", view): "present" for view in inspector.get_view_names()}
-    for table in sorted(set(inspector.get_table_names()) - {VERSION_TABLE}):
+    tables = set(inspector.get_table_names()) - {VERSION_TABLE}
+    for table in sorted(filter(include_table, tables)):
         schema[SchemaObject("table", table)] = "present"
         for column in inspector.get_columns(table):
             schema[SchemaObject("column", f"{table}.{column['name']}")] = (
@@ -92,6 +96,17 @@ def describe_schema(connection: Connection) -> Schema:
         for enum in inspector.get_enums():  # type: ignore[attr-defined]
             schema[SchemaObject("enum type", enum["name"])] = enum["labels"]
     return schema
+
+
+def env_py_tables(options: Mapping[str, Any]) -> Callable[[str], bool]:
+    """Whether env.py's `include_object` (among the `options` it gave Alembic's
+    `context.configure()`) lets autogenerate compare a table: IGNORED_TABLES, say."""
+    include_object = options.get("include_object")
+    if include_object is None:
+        return lambda table: True
+    from sqlalchemy import MetaData, Table
+
+    return lambda table: bool(include_object(Table(table, MetaData()), table, "table", True, None))
 
 
 def version_of(engine: Engine) -> tuple[set[str], str]:

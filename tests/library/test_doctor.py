@@ -164,3 +164,34 @@ def test_a_database_built_by_create_all_and_stamped_is_named_with_its_fix(
     assert lines[2] == "default:   column users.age: only in the database"
     assert lines[3] == "check: the models match the migrations"
     assert failure == "FAILED: doctor found 1 problem(s), each listed above with its fix"
+
+
+# env.py as a generated project writes it, with a table the migrations leave alone.
+ENV_IGNORING_A_TABLE = """\
+from flask_alembic_runtime import run_migrations
+
+IGNORED_TABLES = {"spatial_ref_sys"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (type_ == "table" and name in IGNORED_TABLES)
+
+
+run_migrations(include_object=include_object)
+"""
+
+
+def test_the_tables_env_py_ignores_are_left_out_of_the_proof(
+    upgraded: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table another tool made (PostGIS's spatial_ref_sys, say), listed in env.py's
+    IGNORED_TABLES: `check` leaves it alone, and so does doctor."""
+    upgraded.execute("CREATE TABLE spatial_ref_sys (srid INTEGER PRIMARY KEY)")
+    lines, _ = failed_report(upgraded, capsys)  # the control: env.py does not know it yet
+    assert "default:   table spatial_ref_sys: only in the database" in lines
+    (upgraded.migrations / "env.py").write_text(ENV_IGNORING_A_TABLE)
+    assert report(upgraded, capsys) == [
+        f"default: at the head {head(upgraded)} ({upgraded.url()})",
+        "default: the history replayed on a scratch database gives its schema (2 tables)",
+        "check: the models match the migrations",
+    ]
