@@ -370,6 +370,13 @@ def run_alembic(
     try:
         refuse_rev_id(config, getattr(options, "rev_id", None))
         command_line.run_cmd(config, options)
+    except KeyboardInterrupt:
+        # Ctrl-C outside a migration (one is stopped by cli.stopped_by_signals): the
+        # commands that write files undo or finish their work on the way out.
+        if raiseerr:
+            raise
+        print("FAILED: interrupted (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)
     except Exception as error:
         from .errors import error_line
 

@@ -289,6 +289,20 @@ def test_raiseerr_gives_the_traceback(project: Project) -> None:
         project.migrate("--raiseerr", "downgrade", "nosuch")
 
 
+def test_ctrl_c_is_one_line_and_exit_130(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the history is read (as Python delivers it: KeyboardInterrupt)."""
+    path = project.write_revision("a1", None)
+    path.write_text("raise KeyboardInterrupt\n" + path.read_text())
+    with pytest.raises(SystemExit) as exit_:
+        project.migrate("heads")
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.splitlines() == ["FAILED: interrupted (Ctrl-C)"]
+    with pytest.raises(KeyboardInterrupt):
+        project.migrate("--raiseerr", "heads")
+
+
 def test_an_error_it_does_not_know_keeps_its_traceback(project: Project) -> None:
     env_py = project.migrations / "env.py"
     env_py.write_text('raise ValueError("a bug in env.py")\n' + env_py.read_text())
