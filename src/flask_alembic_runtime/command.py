@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from argparse import Namespace
+
     from alembic.config import CommandLine, Config
     from flask import Flask
 
@@ -327,6 +329,32 @@ def add_flask_migrate_spellings(command_line: "CommandLine") -> None:
     )
 
 
+def refuse_missing_settings(config: "Config", options: "Namespace") -> None:
+    """Refuse a `-c FILE` that does not exist, or an `-n SECTION` its ini file lacks:
+    Alembic would go on with no settings, or the default ones."""
+    from alembic.util import CommandError
+
+    from .compat import config_files
+
+    for path in config_files(options):
+        if not Path(path).is_file():
+            raise CommandError(f"-c {path}: no such file: name an alembic.ini or pyproject.toml")
+    section = getattr(options, "name", None)
+    if section in (None, "alembic"):
+        return
+    if config.config_file_name is None:
+        raise CommandError(
+            f"-n {section}: names a section of an alembic.ini, and this project's settings "
+            "are in pyproject.toml: leave -n out"
+        )
+    sections = config.file_config.sections()
+    if section not in sections:
+        raise CommandError(
+            f"-n {section}: {config.config_file_name} has no [{section}] section; its "
+            f"sections are {', '.join(sections)}"
+        )
+
+
 def refuse_rev_id(config: "Config", rev_id: str | None) -> None:
     """Refuse a `--rev-id` that is no plain id or is taken, before any file is written."""
     from alembic.util import CommandError
@@ -368,6 +396,7 @@ def run_alembic(
         # (binds): env.py, which runs once per database, would print it once per database.
         config.set_main_option("revision_environment", "false")
     try:
+        refuse_missing_settings(config, options)
         refuse_rev_id(config, getattr(options, "rev_id", None))
         command_line.run_cmd(config, options)
     except KeyboardInterrupt:

@@ -208,9 +208,9 @@ def plan(config: Config, script: ScriptDirectory, to: str) -> tuple[Script, list
     Refused: a revision that follows (or depends on) a squashed revision other than the
     newest: it would lose its parent.
     """
-    target = script.get_revision(to)
+    target = script.get_revision(to) if to.strip() else None
     if target is None:
-        raise CommandError(f"--to {to}: name a revision, e.g. its id")
+        raise CommandError(f"--to {to!r}: name a revision, e.g. its id")
     squashed = list(script.iterate_revisions(target.revision, "base"))
     removed = {revision.revision for revision in squashed} - {target.revision}
     for revision in script.walk_revisions():

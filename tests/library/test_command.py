@@ -457,3 +457,29 @@ def test_check_fails_with_the_differences_it_found(
     diffs = raised.value.diffs
     assert {diff[1].name for diff in diffs if diff[0] == "add_table"} == {"users", "posts"}
     assert project.failure("check").startswith("FAILED: the models differ from the migrations")
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["-c", "nonexistent.ini", "current"],
+         "FAILED: -c nonexistent.ini: no such file: name an alembic.ini or pyproject.toml"),
+        (["-n", "nosection", "current"],
+         "FAILED: -n nosection: names a section of an alembic.ini, and this project's settings"
+         " are in pyproject.toml: leave -n out"),
+        (["squash", "--to", ""], "FAILED: --to '': name a revision, e.g. its id"),
+    ],
+)  # fmt: skip
+def test_settings_and_arguments_that_name_nothing_are_one_line(
+    project: Project, argv: list[str], line: str
+) -> None:
+    project.write_revision("a1", None)
+    assert project.failure(*argv) == line
+
+
+def test_a_section_the_ini_file_lacks_is_named_with_the_ones_it_has(project: Project) -> None:
+    ini = project.root / "alembic.ini"
+    ini.write_text("[alembic]\nscript_location = %(here)s/migrations\n\n[other]\nx = 1\n")
+    assert project.failure("-c", str(ini), "-n", "nosection", "heads") == (
+        f"FAILED: -n nosection: {ini} has no [nosection] section; its sections are alembic, other"
+    )
