@@ -1,6 +1,7 @@
 """The one line `python manage.py migrate` prints for an error it knows: the cause and
 the fix. Anything else keeps its traceback."""
 
+import errno
 import os
 import re
 import traceback
@@ -18,6 +19,9 @@ from .schema import models_differ
 
 # Where Alembic reads a history (alembic/script/): an error raised there is the files'.
 ALEMBIC_SCRIPT = os.path.join("alembic", "script", "")
+
+# The errors of a write where the user may not write (a read-only mount, say).
+NO_WRITE_ACCESS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 # The drivers a database URL may need, by module: the package that provides each.
 DRIVERS = {
@@ -44,6 +48,11 @@ def error_line(
         return (
             f"the database driver {error.name} is not installed: pip install -e '.[dev]' "
             f"(the project's packages), or pip install '{DRIVERS[error.name]}'"
+        )
+    if isinstance(error, OSError) and error.errno in NO_WRITE_ACCESS and error.filename:
+        return (
+            f"cannot write {shown(error.filename)} ({error.strerror}): this command writes "
+            "there, so it needs write access to that folder"
         )
     if isinstance(error, SyntaxError) and error.filename:
         return f"{shown(Path(error.filename))}:{error.lineno}: SyntaxError: {error.msg}"

@@ -1,6 +1,7 @@
 """errors.py: the one line `migrate` prints for an error it knows (the cause and the fix),
 and None for those that keep their traceback."""
 
+import errno
 import re
 from pathlib import Path
 
@@ -120,3 +121,16 @@ def test_autogenerate_on_a_database_behind_names_the_upgrade(project: Project) -
         "what a revision already does: run `python manage.py migrate upgrade` first"
     )
     assert [path.name for path in project.versions.glob("*.py")] == ["a1_a1.py"]
+
+
+def test_a_write_where_the_user_may_not_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "versions" / "a1_new.py"
+    for code, reason in (
+        (errno.EROFS, "Read-only file system"),
+        (errno.EACCES, "Permission denied"),
+    ):
+        assert error_line(OSError(code, reason, str(path))) == (
+            f"cannot write {path} ({reason}): this command writes there, so it needs write "
+            "access to that folder"
+        )
+    assert error_line(OSError(errno.ENOSPC, "No space left on device", str(path))) is None
