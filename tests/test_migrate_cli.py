@@ -141,6 +141,9 @@ def test_a_bad_database_url_is_one_line(project: Project, url: str, line: str) -
     assert result.returncode == 1
     assert stderr_lines(result) == [line]
     assert "secret" not in result.stderr
+    # Flask's own commands make the app too.
+    routes = project.run("python", "manage.py", "routes", ok=False, DATABASE_URL=url)
+    assert (routes.returncode, routes.stderr.splitlines()) == (1, [line])
 
 
 def test_a_revision_that_does_not_compile_is_one_line(project: Project) -> None:

@@ -365,6 +365,26 @@ def refuse_rev_id(config: "Config", rev_id: str | None) -> None:
         raise CommandError(problem)
 
 
+def run_flask(load_app: Callable[[], "Flask"], help: str) -> None:
+    """Flask's own command line (`run`, `routes`, `shell`, the project's commands), with
+    the app `load_app` makes: an error the library knows while the app is made (a
+    DATABASE_URL it cannot use, say) is one line and exit 1; the others keep their
+    traceback."""
+    from flask.cli import FlaskGroup
+
+    def app_or_one_line() -> "Flask":
+        try:
+            return load_app()
+        except Exception as error:
+            from .errors import error_line
+
+            if (line := error_line(error)) is None:
+                raise
+            sys.exit(f"FAILED: {line}")
+
+    FlaskGroup(create_app=app_or_one_line, help=help)()
+
+
 def run_alembic(
     argv: list[str], prog: str, load_app: Callable[[], "Flask"], root: Path | None = None
 ) -> None:
