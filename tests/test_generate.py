@@ -53,6 +53,7 @@ def test_default_tree(rendered: dict[str, Path]) -> None:
         "my_flask_app/__init__.py",
         "my_flask_app/config.py",
         "my_flask_app/extensions.py",
+        "my_flask_app/commands.py",
         "my_flask_app/health.py",
         "my_flask_app/models.py",
         "my_flask_app/views.py",

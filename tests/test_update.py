@@ -338,3 +338,42 @@ def test_a_package_name_refused_since_stops_the_update(tmp_path: Path) -> None:
         " update again"
     ) in result.stderr.splitlines()
     assert run(["git", "status", "--porcelain"], destination, {}).stdout == ""
+
+
+def test_the_projects_own_commands_file_is_added_then_left_alone(tmp_path: Path) -> None:
+    """commands.py, the home of a team's own commands, reaches a project made before it
+    existed; the team's edits to it survive the next update."""
+    repository = template_repository(tmp_path / "template")
+    package = repository / "template" / "{{ app_module }}"
+    init_py = package / "__init__.py.jinja"
+    commands_py = package / "commands.py.jinja"
+    current = {path: path.read_text() for path in (init_py, commands_py)}
+    edit(init_py, "from . import commands, health, models", "from . import health, models")
+    edit(init_py, "    commands.register(app)\n", "")
+    commands_py.unlink()
+    commit(repository, "Before commands.py")
+    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+    for path, text in current.items():
+        path.write_text(text)
+    commit(repository, "commands.py")
+
+    destination = tmp_path / "project"
+    render(destination, source=repository, vcs_ref=older)
+    project = Project(destination, {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}).install()
+    run(["git", "init", "--quiet"], destination, {})
+    commit(destination, "Generated before commands.py")
+    update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
+    run(update, destination, {})
+    about = project.run("python", "manage.py", "about").stdout
+    assert about.splitlines()[0] == "APP_ENV=development"
+    assert "default database: sqlite:///" in about
+    assert "APP_ENV=development" in project.run("flask", "about").stdout
+
+    ours = destination / "my_flask_app" / "commands.py"
+    ours.write_text(ours.read_text().replace('f"APP_ENV={APP_ENV}"', 'f"env: {APP_ENV}"'))
+    commit(destination, "Our own wording")
+    edit(commands_py, "def about() -> None:", "def about() -> None:  # changed")
+    commit(repository, "A change to the template's commands.py")
+    run(update, destination, {})
+    assert project.run("python", "manage.py", "about").stdout.startswith("env: development")
+    assert "# changed" not in ours.read_text()
