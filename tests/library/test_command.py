@@ -465,8 +465,8 @@ def test_check_fails_with_the_differences_it_found(
         (["-c", "nonexistent.ini", "current"],
          "FAILED: -c nonexistent.ini: no such file: name an alembic.ini or pyproject.toml"),
         (["-n", "nosection", "current"],
-         "FAILED: -n nosection: names a section of an alembic.ini, and this project's settings"
-         " are in pyproject.toml: leave -n out"),
+         ("FAILED: -n nosection: names a section of an alembic.ini, and this project's"
+          " settings are in pyproject.toml: leave -n out")),
         (["squash", "--to", ""], "FAILED: --to '': name a revision, e.g. its id"),
     ],
 )  # fmt: skip
