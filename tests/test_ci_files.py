@@ -1,9 +1,11 @@
 """The CI workflow and pre-commit hooks a generated project gets, and the template's own:
 the workflows pass actionlint and GitHub's schema, a generated workflow's `run:` steps pass
-here in order as they would on GitHub, and the pre-commit hooks pass a fresh project and
-stop a commit with conflict markers or a second migration head."""
+here in order as they would on GitHub (the install step from uv.lock, failing on a stale
+one; one Python version for uv, CI and the image), and the pre-commit hooks pass a fresh
+project and stop a commit with conflict markers or a second migration head."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -83,11 +85,27 @@ def first_revision(project: Project, answers: dict[str, object]) -> None:
     run([sys.executable, HOOKS / "verify.py", json.dumps(hook_answers)], project.path, env)
 
 
+#: The condition of the steps that run on pull requests only: skipped on a push, as here.
+ON_PULL_REQUESTS = "github.event_name == 'pull_request'"
+
+
+def uv_environment(project: Project) -> dict[str, str]:
+    """What setup-uv (`activate-environment: true`) gives the steps: uv on PATH, and the
+    project's .venv first."""
+    return {"PATH": os.pathsep.join([str(project.bin), str(UV.parent), os.environ["PATH"]])}
+
+
+def install_step(job: dict) -> str:
+    """The command of the step that installs the project and its dev tools."""
+    [command] = [step["run"] for step in job["steps"] if step.get("run", "").startswith("uv ")]
+    return command
+
+
 def run_steps(project: Project, job: dict, env: dict[str, str]) -> None:
-    """The job's `run:` steps in order, each in bash as GitHub's runner runs it; the `uses:`
-    steps (checkout, setup-python) are this test's own setup."""
+    """The job's `run:` steps in order, each in bash as GitHub's runner runs it, as for a
+    push; the `uses:` steps (checkout, setup-uv) are this test's own setup."""
     for step in job["steps"]:
-        if "uses" in step:
+        if "uses" in step or step.get("if") == ON_PULL_REQUESTS:
             continue
         assert set(step) <= {"name", "run"}, f"a step this test does not emulate: {step}"
         assert "${{" not in step["run"], f"an expression this test does not evaluate: {step}"
@@ -119,9 +137,45 @@ def test_generated_workflow_steps_pass_here(
             own = make_url(server_database(database, exists=False)).database
             env[name] = make_url(url).set(database=own).render_as_string(hide_password=False)
     first_revision(project, answers)
-    # setup-python's interpreter has pip, which the uv-made .venv lacks.
-    run([UV, "pip", "install", "--quiet", "pip"], project.path, {"VIRTUAL_ENV": ".venv"})
-    run_steps(project, job, env)
+    run([UV, "lock", "--quiet"], project.path, {})  # as `copier copy` leaves it (setup_env.py)
+    run_steps(project, job, {**env, **uv_environment(project)})
+
+
+def test_a_stale_lock_fails_the_install_step(tmp_path: Path) -> None:
+    """pyproject.toml changed, uv.lock not: the workflow's install step fails, naming the fix."""
+    project = Project(render(tmp_path / "project")).install()
+    run([UV, "lock", "--quiet"], project.path, {})
+    pyproject = project.path / "pyproject.toml"
+    dependency = '"python-dotenv>=1.0,<2"'
+    assert dependency in pyproject.read_text()
+    pyproject.write_text(pyproject.read_text().replace(dependency, '"python-dotenv>=1.1,<2"'))
+    command = install_step(only_job(project.path / WORKFLOW))
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command]
+    result = project.run(*bash, ok=False, **uv_environment(project))
+    assert "`--locked` was provided" in result.stderr, result.stderr
+    assert "uv lock" in result.stderr
+
+
+@pytest.mark.parametrize("variant", ["defaults", "postgresql"])
+def test_one_python_version_for_uv_ci_and_the_image(
+    rendered: dict[str, Path], variant: str
+) -> None:
+    """.python-version names it; the Dockerfile's default is the same, pyproject.toml
+    allows it as its oldest, and CI takes it from .python-version (setup-uv, uv sync)."""
+    project = rendered[variant]
+    version = (project / ".python-version").read_text().strip()
+    dockerfile = (project / "Dockerfile").read_text()
+    assert re.findall(r"^ARG PYTHON_VERSION=(\S+)$", dockerfile, re.MULTILINE) == [version]
+    images = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert images and all(image == "python:${PYTHON_VERSION}-slim" for image in images)
+    requires = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert requires["requires-python"] == f">={version}"
+    steps = only_job(project / WORKFLOW)["steps"]
+    assert [step["uses"].split("@")[0] for step in steps if "uses" in step] == [
+        "actions/checkout",
+        "astral-sh/setup-uv",
+    ]
+    assert all("python-version" not in step.get("with", {}) for step in steps)
 
 
 def hooks(config: Path) -> list[dict]:

@@ -1,10 +1,14 @@
 """The deploy path of a generated project: settings from the environment, `/health`, the
 container files (Dockerfile, compose.yaml) and their start command, run on this machine
-against the local servers, two replicas at once; and uv as first-class as pip."""
+against the local servers, two replicas at once, and stopped (SIGTERM) while it migrates
+as the first process of its own PID namespace, as in a container; the image's packages
+from uv.lock; and uv as first-class as pip."""
 
 import json
+import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import time
@@ -27,14 +31,6 @@ READS_VARIABLE = re.compile(
     r'os\.environ(?:\.get\(|\[)\s*"([A-Z][A-Z0-9_]*)"|\$\{([A-Z][A-Z0-9_]*)'
 )
 
-# What the app answers on /health, asked with Flask's test client in the project.
-HEALTH = """\
-import json
-from my_flask_app import create_app
-response = create_app().test_client().get("/health")
-print(response.status_code, json.dumps(response.json))
-"""
-
 
 def dockerfile(project: Path) -> tuple[dict[str, str], list[str]]:
     """The Dockerfile's ENV settings and its CMD, the container's start command."""
@@ -53,9 +49,10 @@ def free_port() -> int:
 
 
 def health(port: int) -> tuple[int, dict[str, object]]:
-    """GET /health on a server on this machine: the status and the JSON body."""
+    """GET /health/ready on a server on this machine: the status and the JSON body."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+        url = f"http://127.0.0.1:{port}/health/ready"
+        with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
@@ -88,7 +85,7 @@ def started(project: Project, command: list[str], log: Path, **env: str) -> Iter
 
 
 def wait_until_healthy(server: Server, port: int) -> dict[str, object]:
-    """Poll /health until it answers 200 (at most two minutes); the body it answered."""
+    """Poll /health/ready until it answers 200 (at most two minutes); the body it answered."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -126,47 +123,14 @@ def test_env_example_lists_every_variable_the_project_reads(tmp_path: Path, vari
     assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"
 
 
-def test_health_says_whether_the_database_is_reachable_and_migrated(tmp_path: Path) -> None:
+def test_a_development_key_is_kept_in_the_instance_folder(tmp_path: Path) -> None:
+    """Unset in development, SECRET_KEY is the same at each start (test_secret_key.py
+    covers gunicorn's workers and production)."""
     project = Project(render(tmp_path / "project")).install()
-    project.env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.db'}"
-    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
-
-    def ask(**env: str) -> tuple[int, dict[str, object]]:
-        status, body = project.run("python", "-c", HEALTH, **env).stdout.split(" ", 1)
-        return int(status), json.loads(body)
-
-    fix = "not at the newest revision: run `python manage.py migrate upgrade`"
-    assert ask() == (503, {"healthy": False, "databases": {"default": fix}})
-    project.migrate("upgrade")
-    assert ask() == (200, {"healthy": True, "databases": {"default": "ok"}})
-    nowhere = f"sqlite:///{tmp_path / 'no_such_folder' / 'app.db'}"
-    assert ask(DATABASE_URL=nowhere) == (
-        503,
-        {"healthy": False, "databases": {"default": "unreachable (OperationalError)"}},
-    )
-
-
-def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
-    project = Project(render(tmp_path / "project")).install()
-    scratch = f"sqlite:///{tmp_path / 'scratch.db'}"
-    project.migrate(
-        "revision", "--autogenerate", "-m", "create users and posts", DATABASE_URL=scratch
-    )
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    env, command = dockerfile(project.path)
-    assert env["APP_ENV"] == "production"
-    result = project.run(*command, ok=False, DATABASE_URL=url, **env)
-    assert result.stderr.splitlines() == [
-        (
-            "FAILED: SECRET_KEY is not set (APP_ENV=production): set it to a long random value,"
-            ' e.g. the output of `python -c "import secrets; print(secrets.token_hex())"`'
-        )
-    ]
-    assert not (tmp_path / "app.db").exists(), "nothing ran before the refusal"
-    # In development an unset key is a random one, new at each start.
     keys = "from my_flask_app import create_app; print(create_app().secret_key)"
     first, second = (project.run("python", "-c", keys).stdout for _ in range(2))
-    assert len(first.strip()) == 64 and first != second
+    assert len(first.strip()) == 64 and first == second
+    assert (project.path / "instance" / "secret_key").read_text() == first.strip()
 
 
 def test_log_level_sets_what_the_app_logs(tmp_path: Path) -> None:
@@ -211,11 +175,12 @@ def test_two_replicas_start_together_and_migrate_once(
             replicas[port] = stack.enter_context(server)
         for port, server in replicas.items():
             body = wait_until_healthy(server, port)
-            assert body == {"healthy": True, "databases": {"default": "ok"}}
+            at_head = {"state": "at head", "reason": "at slow_once"}
+            assert body == {"ready": True, "databases": {"default": at_head}}
     output = "".join(server.log.read_text() for server in replicas.values())
     assert output.count(f"Running upgrade  -> {head}") == 1, output
     assert output.count(f"Running upgrade {head} -> slow_once") == 1, output
-    assert "Booting worker" in output  # gunicorn served /health, in both
+    assert "Booting worker" in output  # gunicorn served /health/ready, in both
     assert {"users", "posts", "runs"} <= tables(url)
     assert values(url, "SELECT version_num FROM alembic_version") == ["slow_once"]
     assert values(url, "SELECT COUNT(*) FROM runs") == [1]
@@ -234,10 +199,12 @@ def test_uv_sync_then_uv_run_pytest(tmp_path: Path) -> None:
 
 
 def test_the_image_installs_wheels_built_in_a_stage_with_git(tmp_path: Path) -> None:
-    """The Dockerfile's two install steps, run here with pip as in python:3.12-slim: the
-    first stage builds a wheel of every dependency (the library's from its git pin), the
-    final one installs them with no index and no git, and the app's commands work."""
+    """The Dockerfile's two install steps, run here with pip as in python:3.11-slim: the
+    first stage builds a wheel of every package uv.lock pins (the library's from its git
+    pin; uv only reads the lock), the final one installs them with no index and no git,
+    and the app's commands work."""
     project = render(tmp_path / "project")
+    run([UV, "lock", "--quiet"], project, {})  # as `copier copy` leaves it (setup_env.py)
     text = (project / "Dockerfile").read_text().replace("\\\n", " ")
     steps = re.findall(r"^RUN (.+)$", text, re.MULTILINE)
     build = next(step for step in steps if "pip wheel" in step)
@@ -248,12 +215,227 @@ def test_the_image_installs_wheels_built_in_a_stage_with_git(tmp_path: Path) -> 
     for stage, step, cwd in [("build", build, project), ("final", install, tmp_path)]:
         venv = tmp_path / stage
         run(["python3", "-m", "venv", venv], tmp_path, {})
+        # The image's pip, which reads the lock's `git+file:///` pin (venv's 23.2 does not).
+        run([UV, "pip", "install", "--quiet", "--python", venv / "bin" / "python", "pip>=25"],
+            tmp_path, {})  # fmt: skip
         shell = step.replace("/wheels", str(wheels)).replace("requirements.txt", str(requirements))
-        run(["sh", "-c", shell], cwd, {"PATH": f"{venv / 'bin'}:/usr/bin:/bin"})
+        path = f"{venv / 'bin'}:{UV.parent}:/usr/bin:/bin"  # uv: the stage's COPY of it
+        run(["sh", "-c", shell], cwd, {"PATH": path})
     assert any(wheels.glob("flask_alembic_runtime-*.whl"))
+    pinned = re.findall(r"^([a-z0-9-]+)==([^\s;]+)", requirements.read_text(), re.MULTILINE)
+    assert ("gunicorn", next(v for n, v in pinned if n == "gunicorn")) in pinned
+    locked = (project / "uv.lock").read_text()
+    for name, version in pinned:  # each at the version the lock names
+        assert f'name = "{name}"\nversion = "{version}"' in locked, name
     final = tmp_path / "final" / "bin"
     routes = run([final / "flask", "--app", "my_flask_app", "routes"], project, {})
     assert "/health" in routes.stdout
     heads = run([final / "python", "manage.py", "migrate", "heads"], project, {})
     assert heads.returncode == 0
     assert (final / "gunicorn").exists()
+
+
+# A revision that creates a table, then takes long (as a big data migration may): a
+# signal lands while it runs.
+SLOW = '''\
+"""Create a table, then take long."""
+
+import time
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "slow"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Upgrade the schema."""
+    op.create_table("slow_table", sa.Column("id", sa.Integer, primary_key=True))
+    time.sleep(600)
+
+
+def downgrade() -> None:
+    """Downgrade the schema."""
+    op.drop_table("slow_table")
+'''
+
+# A revision whose upgrade exits 3, as `migrate upgrade` does when the database holds a
+# revision MySQL or MariaDB applied part-way: a person must run `migrate repair`.
+NEEDS_REPAIR = '''\
+"""Stop with the status of a database to repair."""
+
+import sys
+
+revision = "needs_repair"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Upgrade the schema."""
+    print("FAILED: (the reason, and `python manage.py migrate repair`)", file=sys.stderr)
+    sys.exit(3)
+
+
+def downgrade() -> None:
+    """Downgrade the schema."""
+'''
+
+
+def as_pid_1(command: list[str]) -> list[str]:
+    """`command` as the first process of a PID namespace of its own, as in a container
+    (without root rights: in a user namespace too, as its root); killed with `unshare`."""
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    return ["unshare", *user, "--pid", "--fork", "--mount-proc", "--kill-child", *command]
+
+
+def first_process(server: Server) -> int:
+    """The process ID, outside its namespace, of the first process `unshare` started."""
+    pid = server.process.pid
+    [child] = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return int(child)
+
+
+def wait_for_output(server: Server, text: str) -> None:
+    """Wait until the start command prints `text` (at most two minutes)."""
+    deadline = time.monotonic() + 120
+    while text not in server.log.read_text():
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never came:\n{server.log.read_text()}")
+        time.sleep(0.2)
+
+
+def nothing_listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def deploy_project(
+    make_project: Callable[..., Project], database_url: str, variant: str
+) -> tuple[Project, str]:
+    """A project installed with gunicorn (the deploy extra), its first revision applied to
+    the database at `database_url`: the project, and that revision."""
+    project = make_project(**VARIANTS[variant])
+    project.run(str(UV), "pip", "install", "--quiet", "-e", ".[dev,deploy]", VIRTUAL_ENV=".venv")
+    project.env["DATABASE_URL"] = database_url
+    project.migrate("revision", "--autogenerate", "-m", "create users and posts")
+    [first] = (project.path / "migrations" / "versions").glob("*_create_users_and_posts.py")
+    project.migrate("upgrade")
+    return project, first.name.split("_")[0]
+
+
+@pytest.mark.parametrize(
+    "variant", ["defaults", pytest.param("postgresql", marks=pytest.mark.server)]
+)
+def test_sigterm_stops_the_container_while_it_migrates(
+    make_project: Callable[..., Project],
+    server_database: Callable[[str], str],
+    tmp_path: Path,
+    variant: str,
+) -> None:
+    """`docker stop` while the container's start command migrates: start.sh, the first
+    process of its own PID namespace as in a container, passes SIGTERM on; the migration
+    rolls back, releases its lock, says so in one line and exits 143; gunicorn never starts."""
+    database = VARIANTS[variant].get("database", "sqlite")
+    url = f"sqlite:///{tmp_path / 'app.db'}" if database == "sqlite" else server_database(database)
+    project, head = deploy_project(make_project, url, variant)
+    with_revisions(project, ("slow", SLOW.format(head=head)))
+
+    env, command = dockerfile(project.path)
+    port = free_port()
+    log = tmp_path / "start.log"
+    with started(project, as_pid_1(command), log, **env, SECRET_KEY="k", PORT=str(port)) as server:
+        wait_for_output(server, f"Running upgrade {head} -> slow")
+        os.kill(first_process(server), signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 143
+    output = log.read_text()
+    assert output.splitlines()[-1] == (
+        f"FAILED: stopped by SIGTERM: nothing was applied; the database is at {head}"
+    )
+    assert "Traceback" not in output
+    assert "gunicorn" not in output and nothing_listens(port)
+    assert "slow_table" not in tables(url)
+    assert values(url, "SELECT version_num FROM alembic_version") == [head]
+    # The lock is free: a run that may not wait for it takes it.
+    project.migrate("-x", "lock_timeout=0", "upgrade", head)
+
+
+# A revision whose one statement runs long on a MySQL or MariaDB server.
+SLOW_STATEMENT = '''\
+"""Take long on the server."""
+
+from alembic import op
+
+revision = "slow"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Upgrade the schema."""
+    op.execute("SELECT SLEEP(600)")
+
+
+def downgrade() -> None:
+    """Downgrade the schema."""
+'''
+
+
+@pytest.mark.server
+def test_sigterm_on_mysql_ends_the_running_statement_and_frees_the_lock(
+    make_project: Callable[..., Project],
+    server_database: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """MySQL runs a statement to its end after its client went away, and holds the
+    migration lock meanwhile: the stopped run ends that session, so the next run starts
+    at once."""
+    url = server_database("mysql")
+    project, head = deploy_project(make_project, url, "mysql")
+    with_revisions(project, ("slow", SLOW_STATEMENT.format(head=head)))
+    command = ["python", "manage.py", "migrate", "upgrade"]
+    with started(project, command, tmp_path / "migrate.log") as server:
+        wait_for_output(server, f"Running upgrade {head} -> slow")
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 143
+    assert server.log.read_text().splitlines()[-1] == (
+        "FAILED: stopped by SIGTERM: the revisions finished before it stay (MySQL and MariaDB"
+        f" commit each one); the database is at {head}"
+    )
+    project.migrate("-x", "lock_timeout=0", "upgrade", head)
+
+
+def test_start_waits_for_an_operator_when_the_database_needs_a_repair(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    """`migrate upgrade` exits 3 (a revision MySQL applied part-way, for `migrate repair`):
+    start.sh says that it waits, and waits, instead of exiting into a crash loop, until
+    SIGTERM; gunicorn never starts."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    project, head = deploy_project(make_project, url, "defaults")
+    with_revisions(project, ("needs_repair", NEEDS_REPAIR.format(head=head)))
+
+    env, command = dockerfile(project.path)
+    port = free_port()
+    log = tmp_path / "start.log"
+    with started(project, as_pid_1(command), log, **env, SECRET_KEY="k", PORT=str(port)) as server:
+        wait_for_output(server, "start.sh:")
+        assert server.process.poll() is None, "it waits"
+        os.kill(first_process(server), signal.SIGTERM)
+        assert server.process.wait(timeout=60) == 143
+    assert log.read_text().splitlines()[-2:] == [
+        "FAILED: (the reason, and `python manage.py migrate repair`)",
+        (
+            "start.sh: not serving; waiting for an operator to repair the database (see above)"
+            " and restart the app"
+        ),
+    ]
+    assert nothing_listens(port)

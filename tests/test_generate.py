@@ -39,6 +39,7 @@ def test_default_tree(rendered: dict[str, Path]) -> None:
         ".flaskenv",
         ".github/workflows/ci.yml",
         ".gitignore",
+        ".python-version",
         ".pre-commit-config.yaml",
         "Dockerfile",
         "README.md",

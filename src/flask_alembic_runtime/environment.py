@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Collection, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -451,6 +451,26 @@ def given_targets(run: Run) -> dict[str, Engine | Connection]:
     return {name: given.get(name, engine) for name, engine in run.databases.items()}
 
 
+def stop_on_signals(
+    run: Run, targets: dict[str, Engine | Connection]
+) -> AbstractContextManager[None]:
+    """On a command line, SIGTERM and SIGINT stop the run cleanly: rolled back where DDL is
+    transactional, the lock released, one line (cli.stopped_by_signals). Called from code,
+    or on connections a caller handed over, the signals stay the caller's."""
+    from sqlalchemy.engine import Engine
+
+    from .cli import stopped_by_signals
+
+    engines = {name: target for name, target in targets.items() if isinstance(target, Engine)}
+    if run.config.cmd_opts is None or len(engines) < len(targets):
+        return nullcontext()
+    names = ("version_table", "version_table_schema")
+    version_options = {
+        name: run.configure_options[name] for name in names if name in run.configure_options
+    }
+    return stopped_by_signals(engines, version_options)
+
+
 def run_online(run: Run) -> None:
     """Run the migrations on each database, holding its migration lock.
 
@@ -464,7 +484,7 @@ def run_online(run: Run) -> None:
 
     targets = given_targets(run)
     together = len(targets) > 1
-    with ExitStack() as stack:
+    with stop_on_signals(run, targets), ExitStack() as stack:
         connections: dict[str, Connection] = {}
         for name, target in targets.items():
             if isinstance(target, Connection):  # handed over by the caller: stays theirs
