@@ -1,6 +1,7 @@
 """`python manage.py migrate`: every Alembic command, with Alembic's options, usage
 strings in the project's words, friendly defaults, one-line errors, and `init`."""
 
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -76,6 +77,32 @@ def test_upgrade_alone_means_head(project: Project) -> None:
     project.migrate("upgrade")
     assert project.migrate("current").stdout.strip().endswith("(head)")
     assert "[revision]" in project.migrate("upgrade", "--help").stdout
+
+
+def test_an_environment_that_lags_the_project_is_told_the_command_that_syncs_it(
+    project: Project,
+) -> None:
+    """A teammate pulled a newer range and the library's pin moved by `copier update`."""
+    pyproject = project.path / "pyproject.toml"
+    rendered = pyproject.read_text()
+    pin = re.search(r"flask-alembic-runtime @ git\+\S+@([0-9a-f]{40})", rendered)
+    assert pin is not None
+    flask = re.search(r'"flask>=([0-9.]+),<[0-9.]+"', rendered)
+    assert flask is not None
+    newer = rendered.replace(pin[1], "f" * 40).replace(flask[0], '"flask>=9.0,<9.1"')
+    try:
+        pyproject.write_text(newer)
+        result = project.migrate("heads")
+    finally:
+        pyproject.write_text(rendered)
+    version = "from importlib.metadata import version; print(version('flask'))"
+    installed = project.run("python", "-c", version).stdout.strip()
+    assert result.stderr.splitlines()[0] == (
+        "warning: this environment lags pyproject.toml (flask-alembic-runtime is installed "
+        f"from commit {pin[1][:12]}, not ffffffffffff; flask {installed} is installed, not "
+        ">=9.0,<9.1): run `pip install -e '.[dev]'`"
+    )
+    assert "warning" not in project.migrate("heads").stderr
 
 
 def test_x_and_quiet_options(project: Project) -> None:

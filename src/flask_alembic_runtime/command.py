@@ -22,13 +22,10 @@ if TYPE_CHECKING:
     from alembic.config import CommandLine, Config
     from flask import Flask
 
+from .lagging import lagging_packages, release, sync_command
+
 #: This package's name on PyPI: its metadata lists the releases it supports.
 DISTRIBUTION = "flask-alembic-runtime"
-
-
-def release(text: str) -> tuple[int, ...]:
-    """A version's release numbers, e.g. (1, 20, 1) for "1.20.1"."""
-    return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
 
 
 def oldest_supported() -> dict[str, str]:
@@ -395,9 +392,16 @@ def run_alembic(
     the commands that need it outside env.py (`doctor`); `root` is the project's folder
     (default: the nearest one with a pyproject.toml, from the current folder up).
     """
-    from .config import alembic_config
+    from .config import alembic_config, project_root
 
     require_supported_versions()
+    root = root or project_root()
+    if lagging := lagging_packages(root):
+        print(
+            f"warning: this environment lags pyproject.toml ({'; '.join(lagging)}): run "
+            f"`{sync_command(root)}`",
+            file=sys.stderr,
+        )
     # Alembic warns of a down_revision that names no revision, then fails: the failure's
     # line names the file and the fix (errors.py), the warning would only repeat it. Two
     # files with one id, it only warns of, and goes on with one of them: that fails too.
