@@ -182,10 +182,20 @@ def hooks(config: Path) -> list[dict]:
     return [hook for repo in yaml.safe_load(config.read_text())["repos"] for hook in repo["hooks"]]
 
 
-@pytest.mark.parametrize("owner", ["defaults", "postgresql", "template"])
-def test_pre_commit_pins_are_in_the_tested_ranges(rendered: dict[str, Path], owner: str) -> None:
-    """Each hook's package is the release, or the range, that the project tests with."""
-    folder, extra = (TEMPLATE, "test") if owner == "template" else (rendered[owner], "dev")
+@pytest.mark.parametrize("variant", ["defaults", "postgresql"])
+def test_a_projects_hooks_run_its_own_tools(rendered: dict[str, Path], variant: str) -> None:
+    """A generated project's hooks install nothing: each runs a tool of the project's own
+    .venv, or pre-commit's built-in pygrep."""
+    for hook in hooks(rendered[variant] / ".pre-commit-config.yaml"):
+        assert "additional_dependencies" not in hook, hook["id"]
+        assert hook["language"] in {"unsupported", "pygrep"}, hook["id"]
+        if hook["language"] == "unsupported":
+            assert hook["entry"].startswith(".venv/bin/python -m "), hook["id"]
+
+
+def test_the_templates_pre_commit_pins_are_in_the_tested_ranges() -> None:
+    """Each hook's package is the release, or the range, that the template tests with."""
+    folder, extra = TEMPLATE, "test"
     project = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
     tested = {
         requirement.name: requirement.specifier
@@ -204,7 +214,7 @@ def test_pre_commit_pins_are_in_the_tested_ranges(rendered: dict[str, Path], own
             else:
                 assert requirement.specifier == tested[requirement.name], hook["id"]
             compared.add(requirement.name)
-    assert compared >= {"ruff"} | ({"alembic-postgresql-enum"} if owner == "postgresql" else set())
+    assert compared >= {"ruff"}
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +235,10 @@ def pre_commit(repository: Path, home: Path, executable: Path) -> subprocess.Com
 
 
 def clone(repository: Path, destination: Path) -> Path:
+    """A clone of `repository`, sharing its .venv (a teammate's clone has its own)."""
     run(["git", "clone", "--quiet", repository, destination], repository.parent, {})
+    if (repository / ".venv").exists():
+        (destination / ".venv").symlink_to(repository / ".venv")
     return destination
 
 
@@ -251,9 +264,7 @@ def test_pre_commit_stops_conflict_markers(
     commit(repository, "An update's conflict, committed")
     result = pre_commit(repository, pre_commit_home, fresh_project.bin / "pre-commit")
     assert result.returncode == 1
-    assert re.search(
-        r"^README\.md:\d+: Merge conflict string '<{7}' found$", result.stdout, re.MULTILINE
-    )
+    assert re.search(r"^README\.md:\d+:<{7} before updating$", result.stdout, re.MULTILINE)
 
 
 def test_pre_commit_stops_a_second_migration_head(
@@ -281,6 +292,55 @@ def test_pre_commit_stops_a_second_migration_head(
     ) in result.stdout.splitlines()
     failed = [line.split(".")[0] for line in result.stdout.splitlines() if "Failed" in line]
     assert failed == ["one migration head"], result.stdout
+
+
+def test_pre_commit_runs_with_no_package_index(fresh_project: Project, tmp_path: Path) -> None:
+    """A first run, nothing cached, no index to reach: the hooks need none."""
+    command = [fresh_project.bin / "pre-commit", "run", "--all-files", "--color=never"]
+    offline = {"PRE_COMMIT_HOME": str(tmp_path / "empty-cache"), "PIP_NO_INDEX": "1",
+               "UV_OFFLINE": "1"}  # fmt: skip
+    result = run(command, fresh_project.path, offline, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "one migration head" in result.stdout
+
+
+def test_a_merge_that_makes_a_second_migration_head_is_stopped(
+    fresh_project: Project, pre_commit_home: Path, tmp_path: Path
+) -> None:
+    """Two branches each added a revision to the same parent; each commit alone has one
+    head, the merge commit would have two: pre-commit's pre-merge-commit hook stops it."""
+    repository = clone(fresh_project.path, tmp_path / "clone")
+    home = {"PRE_COMMIT_HOME": str(pre_commit_home)}
+    run([fresh_project.bin / "pre-commit", "install"], repository, home)
+    assert (repository / ".git" / "hooks" / "pre-merge-commit").exists()
+    versions = repository / "migrations" / "versions"
+    [first] = versions.glob("*_create_users_and_posts.py")
+    head = re.search(r"^revision: str = [\"'](\w+)[\"']$", first.read_text(), re.MULTILINE)
+    assert head
+    git = ["git", "-c", "user.name=Tests", "-c", "user.email=tests@localhost"]
+    base = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+    for branch in ("one", "two"):
+        run([*git, "checkout", "--quiet", "-b", branch, base], repository, home)
+        (versions / f"{branch}.py").write_text(
+            f'"""Made on branch {branch}."""\n\nrevision = "{branch}"\n'
+            f'down_revision = "{head[1]}"\n\n\ndef upgrade() -> None:\n    pass\n\n\n'
+            "def downgrade() -> None:\n    pass\n"
+        )
+        run([*git, "add", versions / f"{branch}.py"], repository, home)
+        done = run(
+            [*git, "commit", "--quiet", "-m", f"A revision on {branch}"],
+            repository,
+            home,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    merge = run([*git, "merge", "--no-edit", "one"], repository, home, check=False)
+    assert merge.returncode != 0
+    assert (
+        "FAILED: the migrations have 2 heads (one, two): merge them with `python manage.py "
+        'migrate merge heads -m "merge"`, then commit the new revision'
+    ) in (merge.stdout + merge.stderr).splitlines()
+    assert "A revision on one" not in run(["git", "log", "--format=%s"], repository, {}).stdout
 
 
 def test_template_pre_commit_passes_on_its_committed_files(
