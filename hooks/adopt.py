@@ -308,7 +308,7 @@ def install_library(python: Path, project: Path, requirement: str) -> None:
         uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
         install = [uv, "pip", "install", "--quiet", "--python", python, "--no-deps", requirement]
     title = "Installed flask-alembic-runtime (the project's packages left as they are)"
-    run(title, install, project)
+    run(title, install, project, starting="Installing flask-alembic-runtime")
 
 
 def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> None:

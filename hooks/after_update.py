@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 from progress import run, say
-from setup_env import OFFLINE_HINT, install_command, venv_python
+from setup_env import INSTALLING, OFFLINE_HINT, install_command, venv_python
 
 # Prints the project's requirements that its virtualenv lacks, one per line: not installed,
 # or installed from another commit than a `name @ git+URL@COMMIT` line pins (PEP 610's
@@ -95,7 +95,8 @@ def main() -> None:
             install = install_command(project)
             say(f".venv lacks {', '.join(missing)}: installing the project again")
             # On failure this names the command to run by hand.
-            run("Installed the project and its dev extra", install, project, OFFLINE_HINT)
+            title = "Installed the project and its dev extra"
+            run(title, install, project, OFFLINE_HINT, starting=INSTALLING)
     conflicts = conflicted_files(project)
     if conflicts:
         print(

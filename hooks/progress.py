@@ -32,9 +32,14 @@ def step(title: str, reproduce: str, hint: str = "") -> Iterator[None]:
     say(f"{title} ({time.perf_counter() - start:.2f} s)")
 
 
-def run(title: str, command: Sequence[str | Path], cwd: Path, hint: str = "") -> str:
-    """Run one command as a step and return its standard output."""
+def run(
+    title: str, command: Sequence[str | Path], cwd: Path, hint: str = "", starting: str = ""
+) -> str:
+    """Run one command as a step and return its standard output. A long one says what it
+    is `starting` first, so that no one waits in silence."""
     argv = [str(part) for part in command]
+    if starting:
+        say(f"{starting} ...")
     with step(title, shlex.join(argv), hint):
         result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
         if result.returncode:

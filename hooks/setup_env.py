@@ -38,6 +38,10 @@ def can_import(python: Path, module: str) -> bool:
     return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
+# What the longest step says when it starts.
+INSTALLING = "Installing the project and its dev extra into .venv (this takes a while)"
+
+
 def install_command(project: Path) -> list[str | Path]:
     """The command that installs the project and its dev extra into `.venv`: with uv when
     it is on PATH, else pip; with the uv installed beside Copier when `.venv` has no pip."""
@@ -85,11 +89,12 @@ def main() -> None:
         # Compiled now, so that no command pays for it later (pip compiles by default).
         sync = [uv, "sync", "--quiet", "--compile-bytecode", "--python", sys.executable]
         label = "Installed the project and its dev extra into .venv (uv sync, wrote uv.lock)"
-        run(label, sync, project, hint=OFFLINE_HINT)
+        run(label, sync, project, hint=OFFLINE_HINT, starting=INSTALLING)
         return
     run("Created .venv (venv)", [sys.executable, "-m", "venv", ".venv"], project)
     install = install_command(project)
-    run("Installed the project and its dev extra", install, project, hint=OFFLINE_HINT)
+    title = "Installed the project and its dev extra"
+    run(title, install, project, hint=OFFLINE_HINT, starting=INSTALLING)
 
 
 if __name__ == "__main__":

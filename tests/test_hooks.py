@@ -57,6 +57,9 @@ def test_copy_gives_an_installed_verified_committed_project(tmp_path: Path, inst
         "uv": ["Installed the project and its dev extra into .venv (uv sync, wrote uv.lock)"],
         "pip": ["Created .venv (venv)", "Installed the project and its dev extra"],
     }
+    # The long step says what it does when it starts, then what it did.
+    starting = output.index("Installing the project and its dev extra into .venv (this takes")
+    assert starting < output.index(installed[installer][-1])
     for line in (
         *installed[installer],
         "Migration environment loads (heads)",
