@@ -7,6 +7,7 @@ Only what a command needs is imported: Flask and the app are loaded by env.py, f
 commands that run it, so that `--help`, `heads` or `history` stay as quick as Alembic's.
 """
 
+import configparser
 import gc
 import re
 import sys
@@ -344,7 +345,11 @@ def refuse_missing_settings(config: "Config", options: "Namespace") -> None:
             f"-n {section}: names a section of an alembic.ini, and this project's settings "
             "are in pyproject.toml: leave -n out"
         )
-    sections = config.file_config.sections()
+    # The file's own sections (on Alembic < 1.16, compat.py adds pyproject.toml's settings
+    # to the chosen section of `file_config`).
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(config.config_file_name)
+    sections = ini.sections()
     if section not in sections:
         raise CommandError(
             f"-n {section}: {config.config_file_name} has no [{section}] section; its "

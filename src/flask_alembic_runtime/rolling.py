@@ -219,7 +219,8 @@ def old_history(
         return set(), set()  # no migrations yet: every revision is new
     old = ScriptDirectory(
         str(directory),
-        version_locations=[str(moved(location)) for location in script.version_locations],
+        # Every version location, resolved (`version_locations` is None when unset).
+        version_locations=[str(moved(str(location))) for location in script._version_locations],
         recursive_version_locations=script.recursive_version_locations,
     )
     try:
