@@ -59,6 +59,7 @@ def test_default_tree(rendered: dict[str, Path]) -> None:
         "my_flask_app/models.py",
         "my_flask_app/views.py",
         "tests/conftest.py",
+        "tests/factories.py",
         "tests/test_app.py",
         "tests/test_migrations.py",
     }
