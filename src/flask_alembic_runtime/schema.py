@@ -175,10 +175,10 @@ def scratch_database(
                 engine.dispose()
         return
     postgresql = beside.dialect.name == "postgresql"
-    # Connect to the server itself: "postgres" is PostgreSQL's maintenance database.
-    server = create_engine(
-        beside.url.set(database="postgres" if postgresql else None), isolation_level="AUTOCOMMIT"
-    )
+    # Connect to the server itself: "postgres" is PostgreSQL's maintenance database; MySQL
+    # needs none (the one the URL names may not exist yet). `set` leaves a None unchanged.
+    server_url = beside.url._replace(database="postgres" if postgresql else None)
+    server = create_engine(server_url, isolation_level="AUTOCOMMIT")
     name = scratch_name()
     try:
         with server.connect() as connection:

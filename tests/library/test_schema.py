@@ -208,3 +208,15 @@ def test_what_check_found_is_named_with_the_fix(sqlite_file: Engine) -> None:
         "modify_type users.name): write a revision with "
         "`python manage.py migrate revision --autogenerate -m MESSAGE`"
     )
+
+
+@pytest.mark.server
+def test_a_scratch_database_is_made_beside_one_that_does_not_exist_yet(
+    server_database: Callable[..., str],
+) -> None:
+    """A new project's DATABASE_URL names a database not created yet: the scratch one is
+    made on its server all the same (MySQL was asked for the missing one)."""
+    engine = create_engine(server_database("mysql", exists=False))
+    with scratch_database(engine) as scratch:
+        build(scratch, "CREATE TABLE things (id INTEGER)")
+        assert inspect(scratch).get_table_names() == ["things"]
