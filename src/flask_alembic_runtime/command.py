@@ -367,6 +367,24 @@ def refuse_rev_id(config: "Config", rev_id: str | None) -> None:
         raise CommandError(problem)
 
 
+def version_line(root: Path) -> str:
+    """`migrate --version`: the library's and Alembic's versions, and the template commit
+    the project is at (Copier's answers file) with where to read what came after it."""
+    from . import __version__
+
+    line = f"flask-alembic-runtime {__version__}, alembic {version('alembic')}"
+    answers = root / ".copier-answers.yml"
+    text = answers.read_text() if answers.is_file() else ""
+    made = re.search(r"^_commit: (\S+)", text, re.MULTILINE)
+    if made is None:
+        return line
+    return (
+        f"{line}; this project is at the template's commit {made[1]} (.copier-answers.yml): "
+        "`copier check-update` tells whether main has moved on, and the template's "
+        "CHANGELOG.md what each version after it brings"
+    )
+
+
 def run_flask(load_app: Callable[[], "Flask"], help: str) -> None:
     """Flask's own command line (`run`, `routes`, `shell`, the project's commands), with
     the app `load_app` makes: an error the library knows while the app is made (a
@@ -412,6 +430,9 @@ def run_alembic(
     # files with one id, it only warns of, and goes on with one of them: that fails too.
     warnings.filterwarnings("ignore", r"Revision \S+ referenced from .* is not present")
     warnings.filterwarnings("error", r"Revision \S+ is present more than once")
+    if argv == ["--version"]:
+        print(version_line(root))
+        return
     command_line = alembic_command_line(prog)
     options = command_line.parser.parse_args(alembic_argv(argv) or ["--help"])
     if not hasattr(options, "cmd"):
