@@ -417,13 +417,19 @@ def connect(database: str, engine: Engine) -> Iterator[Connection]:
     from alembic.util import CommandError
     from sqlalchemy.exc import OperationalError
 
+    where = engine.url.render_as_string(hide_password=True)
     try:
         connection = engine.connect()
     except OperationalError as error:
-        where = engine.url.render_as_string(hide_password=True)
         reason = str(error.orig or error).strip().splitlines()[0]
         raise CommandError(
             f"cannot connect to the {database} database at {where}: {reason}"
+        ) from None
+    except (AttributeError, LookupError, TypeError, ValueError) as error:
+        # The driver choking on a URL's option (PyMySQL on `?charset=nope`, say).
+        raise CommandError(
+            f"cannot connect to the {database} database at {where}: the driver refused "
+            f"the URL ({type(error).__name__}: {error}): check its ?options"
         ) from None
     with connection:
         yield connection

@@ -488,6 +488,19 @@ def test_with_several_databases_a_failure_in_one_rolls_back_all(project: Project
     assert project.tables("analytics") == set()
 
 
+@pytest.mark.server
+def test_a_url_option_the_driver_refuses_is_one_line(
+    project: Project, server_database: Callable[..., str]
+) -> None:
+    notes_revision(project)
+    url = server_database("mysql") + "?charset=nope"
+    project.make_app(binds=["analytics"], analytics=url)
+    assert project.failure("upgrade") == (
+        f"FAILED: cannot connect to the analytics database at {url}: the driver refused the "
+        "URL (AttributeError: 'NoneType' object has no attribute 'encoding'): check its ?options"
+    )
+
+
 def test_a_database_that_cannot_be_reached_is_one_line(project: Project, tmp_path: Path) -> None:
     notes_revision(project)
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}"
