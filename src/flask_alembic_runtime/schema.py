@@ -17,6 +17,7 @@ from typing import Any
 from uuid import uuid4
 
 from alembic.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -183,7 +184,10 @@ def scratch_database(
     try:
         with server.connect() as connection:
             drop_leftover_scratch(connection, say)
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            try:
+                connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            except SQLAlchemyError as error:
+                raise CannotCreateScratch(beside, error) from None
         engine = create_engine(beside.url.set(database=name))
         try:
             yield engine
@@ -194,6 +198,19 @@ def scratch_database(
                 connection.exec_driver_sql(f"DROP DATABASE {name}{force}")
     finally:
         server.dispose()
+
+
+class CannotCreateScratch(CommandError):
+    """The user the app connects as may not create the scratch database a proof needs."""
+
+    def __init__(self, beside: Engine, error: SQLAlchemyError) -> None:
+        where = beside.url._replace(database=None).render_as_string(hide_password=True)
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        super().__init__(
+            f"this command replays the history on a scratch database, which the user of "
+            f"{where} may not create ({reason}): grant it CREATE and DROP on databases, or "
+            "run the command with a DATABASE_URL whose user may"
+        )
 
 
 def scratch_name() -> str:

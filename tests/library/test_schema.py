@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.util import CommandError
 from packaging.version import Version
 from sqlalchemy import (
     Column,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from flask_alembic_runtime.schema import (
     describe_schema,
@@ -220,3 +221,40 @@ def test_a_scratch_database_is_made_beside_one_that_does_not_exist_yet(
     with scratch_database(engine) as scratch:
         build(scratch, "CREATE TABLE things (id INTEGER)")
         assert inspect(scratch).get_table_names() == ["things"]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_a_user_who_may_not_create_databases_is_told_what_the_proof_needs(
+    server_database: Callable[..., str], kind: str
+) -> None:
+    url = make_url(server_database(kind))
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    user = f"limited_{url.database}"
+    grants = {
+        "postgresql": [f"CREATE ROLE {user} LOGIN NOCREATEDB"],
+        # %% is the driver's escape of MySQL's host wildcard, %.
+        "mysql": [f"CREATE USER '{user}'@'%%'", f"GRANT ALL ON {url.database}.* TO '{user}'@'%%'"],
+    }
+    drop = f"DROP ROLE {user}" if kind == "postgresql" else f"DROP USER '{user}'@'%%'"
+    with admin.connect() as connection:
+        for statement in grants[kind]:
+            connection.exec_driver_sql(statement)
+    try:
+        limited = create_engine(url.set(username=user))
+        with pytest.raises(CommandError) as refused, scratch_database(limited):
+            pass
+        limited.dispose()
+        where = url._replace(database=None).set(username=user).render_as_string()
+        assert str(refused.value).startswith(
+            f"this command replays the history on a scratch database, which the user of {where}"
+            " may not create ("
+        )
+        assert str(refused.value).endswith(
+            "): grant it CREATE and DROP on databases, or run the command with a DATABASE_URL "
+            "whose user may"
+        )
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(drop)
+        admin.dispose()
