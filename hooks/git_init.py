@@ -8,6 +8,7 @@ Run by hand from the project root:
 """
 
 import argparse
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def generated_paths(template: Path, app_module: str) -> list[str]:
             path = str(source.relative_to(template)).removesuffix(".jinja")
             for placeholder, name in names.items():
                 path = path.replace(placeholder, name)
-            paths.append(path)
+            # A file rendered only for some answers (`{% if example_model %}x.py{% endif %}`):
+            # its name, kept below when the answers rendered it.
+            paths.append(re.sub(r"\{%\s*if [^%]*%\}(.*?)\{%\s*endif\s*%\}", r"\1", path))
     return [path for path in sorted(paths) if Path(path).exists()]
 
 

@@ -15,6 +15,7 @@ import argparse
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,9 @@ def main() -> None:
         sys.exit(subprocess.run(command, check=False).returncode)
 
     sys.path.insert(0, str(Path.cwd()))  # the project: its app and manage.py
+    # A key for this run: without one, the app would keep a development key in instance/,
+    # and the verification leaves the project as it was made.
+    os.environ.setdefault("SECRET_KEY", secrets.token_hex())
     with scratch_database(answers["database"]) as url, scratch_binds(answers["binds"]):
         if url is None:
             skipped(
