@@ -81,6 +81,29 @@ def project_at_v1(
     return project
 
 
+def with_an_older_commit(repository: Path, *edits: tuple[Path, str, str]) -> str:
+    """Commit the template repository with these edits (file, old text, new text), then as
+    it is: the older commit's id. No release tags: users copy and update from commits of
+    main."""
+    current = {path: path.read_text() for path, _, _ in edits}
+    for path, old, new in edits:
+        edit(path, old, new)
+    commit(repository, "An older template")
+    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+    for path, text in current.items():
+        path.write_text(text)
+    commit(repository, "The current template")
+    return older
+
+
+def committed_project(repository: Path, vcs_ref: str, destination: Path, **answers: object) -> Path:
+    """A project copied from the template at `vcs_ref`, in a git repository of its own."""
+    render(destination, source=repository, vcs_ref=vcs_ref, **answers)
+    run(["git", "init", "--quiet"], destination, {})
+    commit(destination, "Generated from an older template")
+    return destination
+
+
 def revisions(project: Project) -> dict[str, bytes]:
     versions = project.path / "migrations" / "versions"
     return {path.name: path.read_bytes() for path in versions.iterdir()}
@@ -216,18 +239,8 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     letting Copier swap the answer for the default `db` in the files the template owns.
     No release tags: users copy and update from commits of main."""
     repository = template_repository(tmp_path / "template")
-    names_yml = repository / "lists" / "names.yml"
-    current = names_yml.read_text()
-    names_yml.write_text(current.replace(' "engine",', ""))
-    commit(repository, "An older template")
-    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
-    names_yml.write_text(current)
-    commit(repository, "The current template")
-
-    destination = tmp_path / "project"
-    render(destination, source=repository, vcs_ref=older, db_object="engine")
-    run(["git", "init", "--quiet"], destination, {})
-    commit(destination, "Generated at v0.1.0")
+    older = with_an_older_commit(repository, (repository / "lists" / "names.yml", ' "engine",', ""))
+    destination = committed_project(repository, older, tmp_path / "project", db_object="engine")
     update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
 
     result = run(update, destination, {}, check=False)
@@ -316,19 +329,14 @@ def test_a_package_name_refused_since_stops_the_update(tmp_path: Path) -> None:
     stops before any file changes, instead of Copier swapping in the default package."""
     repository = template_repository(tmp_path / "template")
     macros = repository / "lists" / "app_module.jinja"
-    current = macros.read_text()
-    private, case = '{%- elif name.startswith("_") -%}private\n', '"^[a-z][a-z0-9_]*$"'
-    assert private in current and case in current
-    macros.write_text(current.replace(private, "").replace(case, '"^[a-z_][a-z0-9_]*$"'))
-    commit(repository, "An older template")
-    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
-    macros.write_text(current)
-    commit(repository, "The current template")
-
-    destination = tmp_path / "project"
-    render(destination, source=repository, vcs_ref=older, app_module="_private_shop9")
-    run(["git", "init", "--quiet"], destination, {})
-    commit(destination, "Generated with a private package name")
+    older = with_an_older_commit(
+        repository,
+        (macros, '{%- elif name.startswith("_") -%}private\n', ""),
+        (macros, '"^[a-z][a-z0-9_]*$"', '"^[a-z_][a-z0-9_]*$"'),
+    )
+    destination = committed_project(
+        repository, older, tmp_path / "project", app_module="_private_shop9"
+    )
     update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
     result = run(update, destination, {}, check=False)
     assert result.returncode != 0
