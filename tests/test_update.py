@@ -252,13 +252,15 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     ) in result.stderr.splitlines()
     assert run(["git", "status", "--porcelain"], destination, {}).stdout == ""
 
-    # The fix the message gives: rename the object where it is used, and the answer.
-    uses = r"\bengine(?=\.(Model|init_app|session|engines|metadatas)\b| = SQLAlchemy)"
+    # The fix the message gives: rename the object where it is used (the tests' fixture
+    # too), and the answer.
+    uses = r"\bengine(?=\.(Model|init_app|session|engines|metadatas)\b| = SQLAlchemy|: SQLAlchemy)"
+    renamed = {"db_object: engine": "db_object: store", 'name="engine"': 'name="store"'}
     for path in [*destination.rglob("*.py"), destination / ".copier-answers.yml"]:
         text = re.sub(r"import engine$", "import store", path.read_text(), flags=re.MULTILINE)
-        path.write_text(
-            re.sub(uses, "store", text.replace("db_object: engine", "db_object: store"))
-        )
+        for old, new in renamed.items():
+            text = text.replace(old, new)
+        path.write_text(re.sub(uses, "store", text))
     commit(destination, "Rename the SQLAlchemy object")
     run(update, destination, {})
     # The project left the older template (Copier records `git describe` of what it used).
