@@ -28,11 +28,14 @@ def main() -> None:
     parser.add_argument("reserved", nargs="*", help="the hidden lists it must stay out of")
     parser.add_argument("--rule", type=Path, help="a Jinja file with a problem(answer) macro")
     options = parser.parse_args()
-    answer = yaml.safe_load(ANSWERS_FILE.read_text()).get(options.question)
+    answers = yaml.safe_load(ANSWERS_FILE.read_text())
+    answer = answers.get(options.question)
     questions = yaml.safe_load(options.lists.read_text())
     lists = {name: yaml.safe_load(question["default"]) for name, question in questions.items()}
     refused = any(answer in lists[name] for name in options.reserved)
-    if options.rule is not None and answer is not None:
+    # A rule is a new project's: an adopted project's answers (its app as `flask --app`
+    # takes it) follow other rules, which Copier checks.
+    if options.rule is not None and answer is not None and not answers.get("adopt"):
         refused = refused or bool(problem(options.rule, answer, lists))
     if refused:
         sys.exit(
