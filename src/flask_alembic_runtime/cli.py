@@ -112,21 +112,16 @@ def end_sessions(sessions: list[tuple[Engine, int]]) -> None:
 def databases_now(databases: Mapping[str, Engine], version_options: Mapping[str, Any]) -> str:
     """What a stopped run left: nothing applied where DDL is transactional, and the
     revision each database is at now (read again: on MySQL, each revision commits alone)."""
-    from sqlalchemy import String, column, inspect, select, table
     from sqlalchemy.exc import SQLAlchemyError
 
     from .environment import TRANSACTIONAL_DDL
+    from .repair import recorded_revisions
 
-    schema = version_options.get("version_table_schema")
-    versions = table(version_options.get("version_table", "alembic_version"), schema=schema)
     revisions = {}
     for name, engine in databases.items():
         try:
             with engine.connect() as connection:
-                heads: list[str] = []
-                if inspect(connection).has_table(versions.name, schema=schema):
-                    query = select(column("version_num", String)).select_from(versions)
-                    heads = list(connection.execute(query).scalars())
+                heads = recorded_revisions(connection, **version_options)
         except SQLAlchemyError:  # the server went away too: say how to look
             revisions[name] = "unknown (`migrate current` shows it)"
             continue

@@ -68,7 +68,7 @@ def read(path: Path) -> RevisionFile | None:
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except SyntaxError as error:
-        raise Unreadable(f"{shown(path)}:{error.lineno}: SyntaxError: {error.msg}") from None
+        raise Unreadable(syntax_error_line(error)) from None
     found: dict[str, ast.expr] = {}
     for statement in tree.body:
         if isinstance(statement, ast.Assign):
@@ -99,6 +99,11 @@ def read(path: Path) -> RevisionFile | None:
         values.get("depends_on", ()),
         values.get("branch_labels", ()),
     )
+
+
+def syntax_error_line(error: SyntaxError) -> str:
+    """A file Python cannot parse, as `file:line: SyntaxError: what`."""
+    return f"{shown(error.filename or '<unknown>')}:{error.lineno}: SyntaxError: {error.msg}"
 
 
 def literal_ids(value: ast.expr) -> tuple[str, ...]:
