@@ -31,6 +31,8 @@ from helpers import (
 ENV_PY = Path("migrations") / "env.py"
 MANAGE_PY = Path("manage.py")
 USER_IGNORED = 'IGNORED_TABLES: set[str] = {"spatial_ref_sys"}'
+# An update as a teammate runs it, without the hooks that make a new project.
+UPDATE = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -81,13 +83,17 @@ def project_at_v1(
     return project
 
 
-def with_an_older_commit(repository: Path, *edits: tuple[Path, str, str]) -> str:
-    """Commit the template repository with these edits (file, old text, new text), then as
-    it is: the older commit's id. No release tags: users copy and update from commits of
-    main."""
-    current = {path: path.read_text() for path, _, _ in edits}
+def with_an_older_commit(
+    repository: Path, *edits: tuple[Path, str, str], removed: tuple[Path, ...] = ()
+) -> str:
+    """Commit the template repository with these edits (file, old text, new text) and
+    without the `removed` files, then as it is: the older commit's id. No release tags:
+    users copy and update from commits of main."""
+    current = {path: path.read_text() for path in [*(path for path, _, _ in edits), *removed]}
     for path, old, new in edits:
         edit(path, old, new)
+    for path in removed:
+        path.unlink()
     commit(repository, "An older template")
     older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
     for path, text in current.items():
@@ -102,6 +108,18 @@ def committed_project(repository: Path, vcs_ref: str, destination: Path, **answe
     run(["git", "init", "--quiet"], destination, {})
     commit(destination, "Generated from an older template")
     return destination
+
+
+def update_refused(destination: Path, question: str, answer: str) -> None:
+    """`copier update` stops before any file changes, naming the answer to change."""
+    result = run(UPDATE, destination, {}, check=False)
+    assert result.returncode != 0
+    assert (
+        f'FAILED: {question} "{answer}" is a name the template now refuses: rename it in'
+        f" your code and in .copier-answers.yml ({question}: NEW_NAME), commit, then run the"
+        " update again"
+    ) in result.stderr.splitlines()
+    assert run(["git", "status", "--porcelain"], destination, {}).stdout == ""
 
 
 def revisions(project: Project) -> dict[str, bytes]:
@@ -241,16 +259,7 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     repository = template_repository(tmp_path / "template")
     older = with_an_older_commit(repository, (repository / "lists" / "names.yml", ' "engine",', ""))
     destination = committed_project(repository, older, tmp_path / "project", db_object="engine")
-    update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
-
-    result = run(update, destination, {}, check=False)
-    assert result.returncode != 0
-    assert (
-        'FAILED: db_object "engine" is a name the template now refuses: rename it in'
-        " your code and in .copier-answers.yml (db_object: NEW_NAME), commit, then run the"
-        " update again"
-    ) in result.stderr.splitlines()
-    assert run(["git", "status", "--porcelain"], destination, {}).stdout == ""
+    update_refused(destination, "db_object", "engine")
 
     # The fix the message gives: rename the object where it is used (the tests' fixture
     # too), and the answer.
@@ -262,7 +271,7 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
             text = text.replace(old, new)
         path.write_text(re.sub(uses, "store", text))
     commit(destination, "Rename the SQLAlchemy object")
-    run(update, destination, {})
+    run(UPDATE, destination, {})
     # The project left the older template (Copier records `git describe` of what it used).
     answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     assert not older.startswith(str(answers["_commit"])), answers["_commit"]
@@ -339,15 +348,7 @@ def test_a_package_name_refused_since_stops_the_update(tmp_path: Path) -> None:
     destination = committed_project(
         repository, older, tmp_path / "project", app_module="_private_shop9"
     )
-    update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
-    result = run(update, destination, {}, check=False)
-    assert result.returncode != 0
-    assert (
-        'FAILED: app_module "_private_shop9" is a name the template now refuses: rename it in'
-        " your code and in .copier-answers.yml (app_module: NEW_NAME), commit, then run the"
-        " update again"
-    ) in result.stderr.splitlines()
-    assert run(["git", "status", "--porcelain"], destination, {}).stdout == ""
+    update_refused(destination, "app_module", "_private_shop9")
 
 
 def test_the_projects_own_commands_file_is_added_then_left_alone(tmp_path: Path) -> None:
@@ -357,23 +358,15 @@ def test_the_projects_own_commands_file_is_added_then_left_alone(tmp_path: Path)
     package = repository / "template" / "{{ app_module }}"
     init_py = package / "__init__.py.jinja"
     commands_py = package / "commands.py.jinja"
-    current = {path: path.read_text() for path in (init_py, commands_py)}
-    edit(init_py, "from . import commands, health, models", "from . import health, models")
-    edit(init_py, "    commands.register(app)\n", "")
-    commands_py.unlink()
-    commit(repository, "Before commands.py")
-    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
-    for path, text in current.items():
-        path.write_text(text)
-    commit(repository, "commands.py")
-
-    destination = tmp_path / "project"
-    render(destination, source=repository, vcs_ref=older)
+    older = with_an_older_commit(
+        repository,
+        (init_py, "from . import commands, health, models", "from . import health, models"),
+        (init_py, "    commands.register(app)\n", ""),
+        removed=(commands_py,),
+    )
+    destination = committed_project(repository, older, tmp_path / "project")
     project = Project(destination, {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}).install()
-    run(["git", "init", "--quiet"], destination, {})
-    commit(destination, "Generated before commands.py")
-    update = [COPIER, "update", "--trust", "--defaults", "--skip-tasks"]
-    run(update, destination, {})
+    run(UPDATE, destination, {})
     about = project.run("python", "manage.py", "about").stdout
     assert about.splitlines()[0] == "APP_ENV=development"
     assert "default database: sqlite:///" in about
@@ -384,6 +377,6 @@ def test_the_projects_own_commands_file_is_added_then_left_alone(tmp_path: Path)
     commit(destination, "Our own wording")
     edit(commands_py, "def about() -> None:", "def about() -> None:  # changed")
     commit(repository, "A change to the template's commands.py")
-    run(update, destination, {})
+    run(UPDATE, destination, {})
     assert project.run("python", "manage.py", "about").stdout.startswith("env: development")
     assert "# changed" not in ours.read_text()
