@@ -101,6 +101,21 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
+def reported_and_refused(project: Project, summary: str) -> None:
+    """doctor names the half-applied revision and the command; upgrade refuses it (exit 3)."""
+    doctor = project.migrate("doctor", ok=False)
+    assert doctor.returncode == 1
+    assert doctor.stdout.splitlines()[0] == (
+        f"default: PROBLEM {summary}: run `python manage.py migrate repair` to see how to "
+        "finish or undo it"
+    )
+    refused = project.migrate("upgrade", ok=False)
+    assert refused.returncode == 3
+    assert last_line(refused.stderr) == (
+        f"FAILED: {summary}: run `python manage.py migrate repair`, then upgrade again"
+    )
+
+
 def test_a_revision_failing_after_its_first_ddl_is_undone(project: Project) -> None:
     url = project.env["DATABASE_URL"]
     write(project, "r1", None, create_table("notes"))
@@ -116,17 +131,7 @@ def test_a_revision_failing_after_its_first_ddl_is_undone(project: Project) -> N
         "revision r2 (Revision r2) was applied part-way to the default database (1 to 2 of 2 "
         "steps done; alembic_version still holds r1)"
     )
-    doctor = project.migrate("doctor", ok=False)
-    assert doctor.returncode == 1
-    assert doctor.stdout.splitlines()[0] == (
-        f"default: PROBLEM {summary}: run `python manage.py migrate repair` to see how to "
-        "finish or undo it"
-    )
-    refused = project.migrate("upgrade", ok=False)
-    assert refused.returncode == 3
-    assert last_line(refused.stderr) == (
-        f"FAILED: {summary}: run `python manage.py migrate repair`, then upgrade again"
-    )
+    reported_and_refused(project, summary)
 
     plan = project.migrate("repair")
     assert plan.stdout.splitlines() == [
@@ -183,17 +188,7 @@ def test_an_upgrade_killed_midway_is_finished(project: Project) -> None:
         "revision r07 (Revision r07) was applied part-way to the default database (1 of 2 "
         "steps done; alembic_version still holds r06)"
     )
-    doctor = project.migrate("doctor", ok=False)
-    assert doctor.returncode == 1
-    assert doctor.stdout.splitlines()[0] == (
-        f"default: PROBLEM {summary}: run `python manage.py migrate repair` to see how to "
-        "finish or undo it"
-    )
-    refused = project.migrate("upgrade", ok=False)
-    assert refused.returncode == 3
-    assert last_line(refused.stderr) == (
-        f"FAILED: {summary}: run `python manage.py migrate repair`, then upgrade again"
-    )
+    reported_and_refused(project, summary)
     assert scalar(url, "SELECT version_num FROM alembic_version") == "r06", "it ran nothing"
 
     plan = project.migrate("repair")
