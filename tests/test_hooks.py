@@ -1,6 +1,7 @@
 """The post-generation hooks, run by the real `copier copy`: what users get when it ends."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -265,7 +266,7 @@ def test_server_project_without_database_url_says_what_was_skipped(tmp_path: Pat
     tests = Project(destination).run("pytest", "-q", "-p", "no:cacheprovider", ok=False).stdout
     assert 'no revision yet: run `migrate revision --autogenerate -m "create tables"`' in tests
     assert "the models differ from the migrations (add_table users" in tests
-    assert "500" not in tests
+    assert not re.search(r"\b500\b", tests)  # no page failed (an address may hold "500")
 
 
 def test_a_folder_with_other_files_commits_only_the_generated_ones(tmp_path: Path) -> None:
