@@ -133,7 +133,9 @@ def test_a_revision_written_by_hand_needs_no_import(project: Project) -> None:
 def test_alembic_error_is_one_line_exit_1(project: Project) -> None:
     result = project.migrate("downgrade", "nosuch", ok=False)
     assert result.returncode == 1
-    assert stderr_lines(result) == ["FAILED: Can't locate revision identified by 'nosuch'"]
+    assert stderr_lines(result) == [
+        "FAILED: no revision 'nosuch' in the history: `python manage.py migrate history` lists them"
+    ]
 
 
 def test_unreachable_database_is_one_line_exit_1(project: Project, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ allows, instead of killing it part-way or being ignored."""
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +16,8 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from .output import warn
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -65,7 +66,7 @@ def stopped_by_signals(
     except Stopped as stopped:
         end_sessions(sessions)
         where = databases_now(databases, version_options or {})
-        print(f"FAILED: stopped by {stopped.signal_name}: {where}", file=sys.stderr)
+        warn(f"FAILED: stopped by {stopped.signal_name}: {where}")
         raise
     finally:
         for each, handler in previous.items():

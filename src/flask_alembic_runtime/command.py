@@ -8,11 +8,11 @@ commands that run it, so that `--help`, `heads` or `history` stay as quick as Al
 """
 
 import configparser
+import difflib
 import gc
 import re
-import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
 from .lagging import lagging_packages, release, sync_command
+from .output import fail, warn
 
 #: This package's name on PyPI: its metadata lists the releases it supports.
 DISTRIBUTION = "flask-alembic-runtime"
@@ -55,9 +56,9 @@ def require_supported_versions() -> None:
     if outdated:
         found = ", ".join(f"{name} {installed}" for name, (installed, _) in outdated.items())
         wanted = ", ".join(f"{name}>={oldest}" for name, (_, oldest) in outdated.items())
-        sys.exit(
-            f"FAILED: {DISTRIBUTION} needs {wanted}; this environment has {found}: raise "
-            "them in the project's dependencies, then reinstall (uv sync, or pip install -e .)"
+        fail(
+            f"{DISTRIBUTION} needs {wanted}; this environment has {found}: raise them in "
+            "the project's dependencies, then reinstall (uv sync, or pip install -e .)"
         )
 
 
@@ -385,6 +386,12 @@ def version_line(root: Path) -> str:
     )
 
 
+def unknown_command(argv: list[str], commands: Iterable[str]) -> str | None:
+    """The command `argv` names when it is none of `commands` (a typo), else None."""
+    words = [token[0] for token in tokens(argv) if len(token) == 1 and not is_option(token[0])]
+    return words[0] if words and words[0] not in commands else None
+
+
 def run_flask(load_app: Callable[[], "Flask"], help: str) -> None:
     """Flask's own command line (`run`, `routes`, `shell`, the project's commands), with
     the app `load_app` makes: an error the library knows while the app is made (a
@@ -400,7 +407,7 @@ def run_flask(load_app: Callable[[], "Flask"], help: str) -> None:
 
             if (line := error_line(error)) is None:
                 raise
-            sys.exit(f"FAILED: {line}")
+            fail(line)
 
     FlaskGroup(create_app=app_or_one_line, help=help)()
 
@@ -420,10 +427,9 @@ def run_alembic(
     require_supported_versions()
     root = root or project_root()
     if lagging := lagging_packages(root):
-        print(
+        warn(
             f"warning: this environment lags pyproject.toml ({'; '.join(lagging)}): run "
-            f"`{sync_command(root)}`",
-            file=sys.stderr,
+            f"`{sync_command(root)}`"
         )
     # Alembic warns of a down_revision that names no revision, then fails: the failure's
     # line names the file and the fix (errors.py), the warning would only repeat it. Two
@@ -434,13 +440,21 @@ def run_alembic(
         print(version_line(root))
         return
     command_line = alembic_command_line(prog)
-    options = command_line.parser.parse_args(alembic_argv(argv) or ["--help"])
+    command = f"python {prog}" if prog.split()[0].endswith(".py") else prog
+    if name := unknown_command(alembic_argv(argv), command_line.subparsers.choices):
+        close = difflib.get_close_matches(name, command_line.subparsers.choices, n=1)
+        fix = f"did you mean `{command} {close[0]}`?" if close else "`--help` lists them"
+        fail(f"no command {name!r}: {fix}", 2)
+    options, extra = command_line.parser.parse_known_args(alembic_argv(argv) or ["--help"])
     if not hasattr(options, "cmd"):
         command_line.parser.error("name a command, e.g. `upgrade`; `--help` lists them")
+    if extra:
+        asked = f"{command} {options.cmd[0].__name__}"
+        fail(f"{asked} takes no {extra[0]!r}: `{asked} --help` lists what it takes", 2)
     raiseerr, options.raiseerr = options.raiseerr, True
     config = alembic_config(options, root)
     config.attributes["load_app"] = load_app
-    config.command = f"python {prog}" if prog.split()[0].endswith(".py") else prog
+    config.command = command
     if options.cmd[0].__name__ == "history" and not options.indicate_current:
         # History reads only the revision files, even where `revision_environment` is set
         # (binds): env.py, which runs once per database, would print it once per database.
@@ -454,19 +468,14 @@ def run_alembic(
         # commands that write files undo or finish their work on the way out.
         if raiseerr:
             raise
-        print("FAILED: interrupted (Ctrl-C)", file=sys.stderr)
-        sys.exit(130)
+        fail("interrupted (Ctrl-C)", 130)
     except Exception as error:
         from .errors import error_line
 
         line = None if raiseerr else error_line(error, config.command, config)
         if line is None:  # asked for, or not an error we know: the traceback
             raise
-        exit_status = getattr(error, "exit_status", 1)  # repair.HalfApplied's: 3
-        if exit_status != 1:
-            print(f"FAILED: {line}", file=sys.stderr)
-            sys.exit(exit_status)
-        sys.exit(f"FAILED: {line}")
+        fail(line, getattr(error, "exit_status", 1))  # repair.HalfApplied's: 3
     finally:
         # The process ends with the command: freezing what it built spares Python's final
         # garbage collection over all of it (~0.1 s of every command); the OS frees it.

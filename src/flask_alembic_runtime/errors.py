@@ -65,6 +65,10 @@ def error_line(
             "the database is behind the newest revision, so autogenerate would write again "
             f"what a revision already does: run `{command} upgrade` first"
         )
+    if isinstance(error, CommandError) and (
+        missing := re.fullmatch(r"Can't locate revision identified by '(.+)'", str(error))
+    ):
+        return unknown_revision(missing[1], command, config)
     if isinstance(error, CommandError | SQLAlchemyError | NoAppException):
         # The notes the library added on the way name the cause (see environment.py).
         return ": ".join([first_line(error), *getattr(error, "__notes__", ())])
@@ -86,6 +90,18 @@ def revision_file_line(error: Exception, config: Config) -> str | None:
     if any(ALEMBIC_SCRIPT in frame.filename for frame in frames):
         return history_problem(locations)
     return None
+
+
+def unknown_revision(name: str, command: str, config: Config | None) -> str:
+    """Alembic found no revision `name`: one the user named (`upgrade nope`), or the one a
+    database records, whose file is gone (or was never here: another branch's)."""
+    given = vars(config.cmd_opts) if config is not None and config.cmd_opts else {}
+    if any(name in str(value) for value in given.values() if isinstance(value, str | list)):
+        return f"no revision {name!r} in the history: `{command} history` lists them"
+    return (
+        f"a database is at revision {name!r}, which no revision file holds: bring its file "
+        f"back (e.g. from git, or check out the branch that wrote it), then run this again"
+    )
 
 
 def bad_database_url() -> str | None:

@@ -7,18 +7,17 @@ library, so that pre-commit runs them in an environment of their own, without th
 project's virtualenv or its app.
 """
 
-import sys
-
 from alembic.script import ScriptDirectory
 
 from .config import alembic_config
+from .output import fail
 
 
 def main() -> None:
     heads = sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
     if len(heads) > 1:
-        sys.exit(
-            f"FAILED: the migrations have {len(heads)} heads ({', '.join(heads)}): merge them "
+        fail(
+            f"the migrations have {len(heads)} heads ({', '.join(heads)}): merge them "
             'with `python manage.py migrate merge heads -m "merge"`, then commit the new revision'
         )
 

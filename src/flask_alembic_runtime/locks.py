@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ except ImportError:  # Windows: SQLite runs there without a migration lock
     fcntl = None  # type: ignore[assignment]
 
 from .databases import DEFAULT
+from .output import warn
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -115,11 +115,9 @@ def wait_for(
     started = time.monotonic()
     so_far = ""
     while (left := started + timeout - time.monotonic()) > 0:
-        print(
+        warn(
             f"waiting for the migration lock {name}, held by {holder()}... "
-            f"({so_far}gives up after {timeout:g} s)",
-            file=sys.stderr,
-            flush=True,
+            f"({so_far}gives up after {timeout:g} s)"
         )
         if take(min(announce_every, left)):
             return
@@ -288,6 +286,7 @@ def sqlite_file_lock(
         try:
             yield
         finally:
+            lock_file.truncate(0)  # it names a holder only while one holds it
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 

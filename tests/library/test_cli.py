@@ -55,7 +55,7 @@ def test_usage_and_errors_name_the_flask_command(app_project: Project, group: st
     failed = flask(group, "downgrade", "nosuch")
     assert failed.exit_code == 1
     assert failed.output.splitlines()[-1] == (
-        "FAILED: Can't locate revision identified by 'nosuch'"
+        f"FAILED: no revision 'nosuch' in the history: `flask {group} history` lists them"
     )
 
 

@@ -279,10 +279,43 @@ def test_options_without_a_command_name_the_fix(
     assert "error: name a command, e.g. `upgrade`; `--help` lists them" in capsys.readouterr().err
 
 
-def test_an_alembic_error_is_one_line(project: Project) -> None:
+def test_a_revision_that_is_not_there_is_one_line(project: Project) -> None:
     assert project.failure("downgrade", "nosuch") == (
-        "FAILED: Can't locate revision identified by 'nosuch'"
+        "FAILED: no revision 'nosuch' in the history: `python manage.py migrate history` lists them"
     )
+
+
+def test_a_database_at_a_revision_no_file_holds_is_one_line(project: Project) -> None:
+    project.write_revision("a1", None)
+    project.migrate("upgrade")
+    project.write_revision("a1", None).unlink()  # the file, gone
+    assert project.failure("current") == (
+        "FAILED: a database is at revision 'a1', which no revision file holds: bring its file "
+        "back (e.g. from git, or check out the branch that wrote it), then run this again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["upgarde"], "no command 'upgarde': did you mean `python manage.py migrate upgrade`?"),
+        (["-x", "lock=off", "nothing"], "no command 'nothing': `--help` lists them"),
+        (
+            ["current", "--nope"],
+            (
+                "python manage.py migrate current takes no '--nope': `python manage.py migrate "
+                "current --help` lists what it takes"
+            ),
+        ),
+    ],
+)
+def test_a_command_or_option_that_is_not_there_is_one_line_exit_2(
+    project: Project, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        project.migrate(*argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"FAILED: {line}\n"
 
 
 def test_raiseerr_gives_the_traceback(project: Project) -> None:

@@ -191,7 +191,9 @@ def test_squash_refuses_what_would_lose_a_parent_or_strand_a_database(
         "FAILED: side (Revision side) follows t2, which a squash up to t4 removes: squash up "
         "to a revision after which the history does not branch, or move that branch first"
     )
-    assert refused(things, "--to", "nope") == "FAILED: Can't locate revision identified by 'nope'"
+    assert refused(things, "--to", "nope") == (
+        "FAILED: no revision 'nope' in the history: `python manage.py migrate history` lists them"
+    )
     assert refused(things, "--to", "base") == "FAILED: --to 'base': name a revision, e.g. its id"
     squashed(things, capsys, "--to", "t2")  # the branch point itself: nothing loses a parent
     assert squashed(things, capsys, "--to", "t2") == ["nothing to squash: t2 is the first revision"]
