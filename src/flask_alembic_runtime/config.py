@@ -116,10 +116,3 @@ def alembic_config(options: Namespace | None = None, root: Path | None = None) -
     if directory is not None and not init:
         config.set_main_option("script_location", directory.replace("%", "%%"))
     return config
-
-
-def shown(path: Path | str) -> Path:
-    """A path as the user knows it: from the current folder, where it lies below it."""
-    path = Path(path).resolve()
-    here = Path.cwd()
-    return path.relative_to(here) if path.is_relative_to(here) else path

@@ -12,7 +12,8 @@ from flask.cli import NoAppException
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from .config import DEFAULT_COMMAND, shown
+from .config import DEFAULT_COMMAND
+from .output import shown
 from .revision_files import (
     failing_line,
     history_problem,

@@ -37,7 +37,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from .config import shown
+from .output import shown
 
 #: The folders a run makes in the migrations folder: a swap (step 1 above), or a squash's
 #: work; the pid of the process that made it, so that the next run knows a leftover.

@@ -24,20 +24,17 @@ databases), with Python's ast: revisions are not imported and the app is not loa
 working against the schema after the new revisions (rolling deploys): see rolling.py.
 """
 
+from __future__ import annotations
+
 import ast
 import re
 import sys
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.script.revision import Revision, RevisionError
-from alembic.util import CommandError
-
-from .compat import alembic_option
-from .config import command_of, shown
+from .output import shown
 from .revision_files import (
     RevisionFile,
     history_problem,
@@ -45,6 +42,11 @@ from .revision_files import (
     revision_map,
     version_locations,
 )
+
+if TYPE_CHECKING:  # Alembic is imported by the command only: the post-write hook (`main`)
+    # checks one file, and starts faster without it.
+    from alembic.config import Config
+    from alembic.script.revision import Revision
 
 # `# lint: allow drop-column` or `# lint: allow drop-table, squawk:ban-drop-table`.
 ALLOW = re.compile(r"#\s*lint:\s*allow\s+([\w:, -]+)")
@@ -303,6 +305,10 @@ def revisions(config: Config, revision_range: str | None, command_: str) -> list
     """The revision files to lint, oldest first: all; FROM:TO, the ones `upgrade FROM:TO`
     runs (after FROM, up to TO; either may be left out); or REV alone. The history is read
     from the files with `ast` (revision_files.py): no revision is imported."""
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     locations = version_locations(config)
     files = read_history(locations)
     if files is None:  # a file computes its ids, or the history is broken: Alembic reads it
@@ -361,6 +367,11 @@ def lint(config: Config, revision_range: str | None = None) -> None:
 
     Without REV_RANGE: every revision, or those after the baseline an adoption recorded
     (BASELINE; `lint base:heads` then lints the whole history)."""
+    from alembic.util import CommandError
+
+    from .compat import alembic_option
+    from .config import command_of
+
     command_ = command_of(config)
     baseline = alembic_option(config, BASELINE) if revision_range is None else None
     if baseline:
@@ -389,7 +400,7 @@ def lint(config: Config, revision_range: str | None = None) -> None:
 
 
 def main(arguments: list[str]) -> None:
-    """`python -m migration_tools.lint [--warn] FILE...`: lint revision files (not the SQL),
+    """`python -m flask_alembic_runtime.lint [--warn] FILE...`: lint revision files (not the SQL),
     for pre-commit; with --warn, as warnings that never fail (after `migrate revision`)."""
     warn = "--warn" in arguments
     findings = [

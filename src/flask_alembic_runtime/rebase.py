@@ -21,9 +21,10 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError, to_tuple
 
-from .config import command_of, shown
+from .config import command_of
 from .databases import current_databases, database_name
 from .history_swap import recovered_script, swap_history
+from .output import shown
 from .schema import version_of
 from .sql_calls import RUNS_SQL, called_name, runs_sql
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import shown
+from .output import shown
 
 if TYPE_CHECKING:
     from alembic.config import Config

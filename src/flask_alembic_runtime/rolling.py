@@ -42,10 +42,11 @@ from alembic import command
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 
-from .config import command_of, project_root, shown
+from .config import command_of, project_root
 from .databases import app_databases, current_databases, sqlalchemy_object, target_metadata
 from .doctor import quiet_config
 from .lint import FAMILIES, INTEGER_BYTES, PARAMETERS, Type, narrows
+from .output import shown
 from .schema import Schema, SchemaObject, describe_schema, scratch_database
 
 if TYPE_CHECKING:

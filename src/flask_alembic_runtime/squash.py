@@ -54,10 +54,11 @@ from sqlalchemy.exc import CompileError
 from sqlalchemy.sql.elements import conv
 from sqlalchemy.types import TypeEngine
 
-from .config import command_of, shown
+from .config import command_of
 from .databases import current_databases
 from .doctor import quiet_config
 from .history_swap import recovered_script, swap_history, work_folder
+from .output import shown
 from .schema import (
     VERSION_TABLE,
     Schema,

@@ -23,7 +23,6 @@ from flask_alembic_runtime.config import (
     MigrateConfig,
     alembic_config,
     project_root,
-    shown,
 )
 
 from .conftest import Project
@@ -114,16 +113,6 @@ def test_messages_name_the_command_the_user_ran(capsys: pytest.CaptureFixture[st
     config.command = "flask db"
     config.print_stdout("run alembic init %s first", "migrations")
     assert capsys.readouterr().out == "run flask db init migrations first\n"
-
-
-def test_a_path_is_shown_from_the_current_folder_where_it_lies_below(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "inside").mkdir()
-    monkeypatch.chdir(tmp_path / "inside")
-    assert shown(tmp_path / "inside" / "migrations" / "env.py") == Path("migrations/env.py")
-    assert shown("env.py") == Path("env.py")
-    assert shown(tmp_path / "outside.py") == tmp_path / "outside.py"
 
 
 #: Every setting of `[tool.alembic]` that Alembic < 1.16 gets from the library.

@@ -5,6 +5,7 @@ not-null-without-default, narrowed-type), leaves the safe form and the one accep
 after `migrate revision`."""
 
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -355,3 +356,19 @@ def test_after_an_adoption_lint_checks_the_revisions_written_since_its_baseline(
     assert "drop-column: posts.title" in refused(linted, capsys, "lint", "base:heads")[0]
     linted.write_revision("case2", "case1", 'op.drop_column("users", "name")')
     assert "case2" in refused(linted, capsys, "lint")[1]
+
+
+def test_the_post_write_hook_checks_a_file_without_importing_alembic(tmp_path: Path) -> None:
+    """`python -m flask_alembic_runtime.lint --warn FILE` runs after each `migrate revision`:
+    it reads one file, and Alembic and SQLAlchemy (most of a second to import) stay out."""
+    revision = tmp_path / "a1_a1.py"
+    revision.write_text("def upgrade():\n    op.drop_column('users', 'email')\n")
+    probe = (
+        "import sys; from flask_alembic_runtime.lint import main; main(['--warn', sys.argv[1]]);"
+        " print(sorted({'alembic', 'sqlalchemy', 'flask'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(revision)], capture_output=True, text=True, check=True
+    )
+    assert "drop-column" in result.stdout
+    assert result.stdout.splitlines()[-1] == "[]"
