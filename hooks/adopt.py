@@ -303,10 +303,10 @@ def install_library(python: Path, project: Path, requirement: str) -> None:
     """Install the library into the project's virtualenv and nothing else (its
     dependencies are the project's own packages, checked by require_supported)."""
     if can_import(python, "pip"):
-        install = [python, "-m", "pip", "install", "--quiet", "--no-deps", requirement]
+        install = [python, "-m", "pip", "install", "--no-deps", requirement]
     else:  # a virtualenv that uv made has no pip
         uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-        install = [uv, "pip", "install", "--quiet", "--python", python, "--no-deps", requirement]
+        install = [uv, "pip", "install", "--python", python, "--no-deps", requirement]
     title = "Installed flask-alembic-runtime (the project's packages left as they are)"
     run(title, install, project, starting="Installing flask-alembic-runtime")
 

@@ -5,7 +5,9 @@ output, then exits 1. The hooks import this module; it uses the standard library
 """
 
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TAIL_LINES = 20
+# An installer's line for one package (uv's "+ flask==3.1.3", pip's "Collecting flask"):
+# shown on a terminal as it passes, left out of a log.
+PACKAGE_LINE = re.compile(r"^([-+~] |Collecting |Downloading |Using cached |Requirement already)")
 
 
 def say(text: str) -> None:
@@ -35,16 +40,44 @@ def step(title: str, reproduce: str, hint: str = "") -> Iterator[None]:
 def run(
     title: str, command: Sequence[str | Path], cwd: Path, hint: str = "", starting: str = ""
 ) -> str:
-    """Run one command as a step and return its standard output. A long one says what it
-    is `starting` first, so that no one waits in silence."""
+    """Run one command as a step and return its output. A long one says what it is
+    `starting` first and shows the command's output as it comes (see `shown_live`), so
+    that no one waits in silence."""
     argv = [str(part) for part in command]
     if starting:
         say(f"{starting} ...")
     with step(title, shlex.join(argv), hint):
-        result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
-        if result.returncode:
-            fail(title, shlex.join(argv), result.stdout + result.stderr, hint)
-    return result.stdout
+        if starting:
+            returncode, output = shown_live(argv, cwd)
+        else:
+            result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+            returncode, output = result.returncode, result.stdout + result.stderr
+        if returncode:
+            fail(title, shlex.join(argv), output, hint)
+    return output
+
+
+def shown_live(argv: list[str], cwd: Path) -> tuple[int, str]:
+    """Run `argv`, showing each line of its output as it comes: on a terminal in one line
+    that each next one replaces (cleared at the end), else each on a line of its own, less
+    the installers' one line per package. Returns the exit status and the whole output."""
+    terminal = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns - 5
+    lines = []
+    with subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            text = line.strip()
+            if terminal:
+                print(f"\r\033[K    {text[:width]}", end="", flush=True)
+            elif text and not PACKAGE_LINE.match(text):
+                say(f"  {text}")
+    if terminal:
+        print("\r\033[K", end="", flush=True)
+    return process.returncode, "".join(lines)
 
 
 def fail(title: str, reproduce: str, output: str, hint: str = "") -> None:

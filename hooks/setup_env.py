@@ -51,12 +51,10 @@ def install_command(project: Path) -> list[str | Path]:
     if uv is None and beside_copier.exists() and not can_import(venv_python(project), "pip"):
         uv = str(beside_copier)
     if uv and (project / "uv.lock").exists():
-        return [uv, "sync", "--quiet", "--compile-bytecode"]  # and updates uv.lock
+        return [uv, "sync"]  # and updates uv.lock
     if uv:
-        # Compiled now, so that no command pays for it later (pip compiles by default).
-        return [uv, "pip", "install", "--quiet", "--compile-bytecode",
-                "--python", venv_python(project), "-e", ".[dev]"]  # fmt: skip
-    return [venv_python(project), "-m", "pip", "install", "--quiet", "-e", ".[dev]"]
+        return [uv, "pip", "install", "--python", venv_python(project), "-e", ".[dev]"]
+    return [venv_python(project), "-m", "pip", "install", "-e", ".[dev]"]
 
 
 def require_pinned_commit(project: Path) -> None:
@@ -86,8 +84,10 @@ def main() -> None:
     os.environ["UV_PROJECT_ENVIRONMENT"] = str(project / ".venv")
     uv = shutil.which("uv")
     if uv:
-        # Compiled now, so that no command pays for it later (pip compiles by default).
-        sync = [uv, "sync", "--quiet", "--compile-bytecode", "--python", sys.executable]
+        # Not compiled to bytecode here (uv's --compile-bytecode): that is most of the
+        # install's time, for 2,000 files of which a command imports a few hundred, which
+        # Python compiles, once, as they are first imported.
+        sync = [uv, "sync", "--python", sys.executable]
         label = "Installed the project and its dev extra into .venv (uv sync, wrote uv.lock)"
         run(label, sync, project, hint=OFFLINE_HINT, starting=INSTALLING)
         return

@@ -61,6 +61,10 @@ def test_copy_gives_an_installed_verified_committed_project(tmp_path: Path, inst
     # The long step says what it does when it starts, then what it did.
     starting = output.index("Installing the project and its dev extra into .venv (this takes")
     assert starting < output.index(installed[installer][-1])
+    # In between, the installer's progress as it comes, less its line per package.
+    progress = {"uv": "\n    Resolved ", "pip": "\n    Successfully installed "}[installer]
+    assert starting < output.index(progress) < output.index(installed[installer][-1])
+    assert not re.search(r"^ *(\+ flask==|Collecting flask)", output, re.MULTILINE)
     for line in (
         *installed[installer],
         "Migration environment loads (heads)",
