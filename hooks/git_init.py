@@ -42,11 +42,12 @@ def generated_paths(template: Path, app_module: str) -> list[str]:
     return [path for path in sorted(paths) if Path(path).exists()]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Commit the new project, with `argv` (default: this process's) as the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("template", type=Path, help="the template's template/ folder")
     parser.add_argument("--app-module", required=True)
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     project = Path.cwd()
     if git_output("rev-parse", "--is-inside-work-tree") == "true":
         top = git_output("rev-parse", "--show-toplevel")

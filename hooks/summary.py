@@ -15,10 +15,11 @@ def shown(path: Path) -> str:
     return shlex.quote(str(path.relative_to(here) if path.is_relative_to(here) else path))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Print the summary, with `argv` (default: this process's) as the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default="sqlite", help="the database answered")
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
     project = Path.cwd()
     revisions = sorted((project / "migrations" / "versions").glob("*.py"))
     has_venv = (project / ".venv").is_dir()

@@ -29,22 +29,26 @@ from setup_env import venv_python
 FIRST_REVISION_MESSAGE = "create users and posts"
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "answers", type=json.loads, help="JSON: database, example_model and binds, as answered"
     )
     parser.add_argument("--in-venv", action="store_true", help=argparse.SUPPRESS)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    options = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    """Verify, with `argv` (default: this process's) as the command line."""
+    argv = sys.argv[1:] if argv is None else argv
+    options = parse_args(argv)
     answers = options.answers
     if not options.in_venv:
         # Start again in the project's interpreter, where Flask and Alembic are installed.
-        command = [str(venv_python(Path.cwd())), __file__, *sys.argv[1:], "--in-venv"]
-        sys.exit(subprocess.run(command, check=False).returncode)
+        command = [str(venv_python(Path.cwd())), __file__, *argv, "--in-venv"]
+        if returncode := subprocess.run(command, check=False).returncode:
+            sys.exit(returncode)
+        return
 
     sys.path.insert(0, str(Path.cwd()))  # the project: its app and manage.py
     # A key for this run: without one, the app would keep a development key in instance/,
