@@ -9,6 +9,7 @@ environment is its own (`--venv=leave`). Run by hand from there:
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,7 @@ def failed_checks(project: Path) -> list[str]:
     python = str(venv_python(project))
     checks = {
         "python -m compileall": [python, "-m", "compileall", "-q", "-x", r"/\.", "."],
-        "ruff check": [python, "-m", "ruff", "check", "--quiet", "."],
+        "ruff check": [python, "-m", "ruff", "check", "--quiet", "--output-format=concise", "."],
         "python manage.py migrate heads": [python, "manage.py", "migrate", "heads"],
     }
     failed = []
@@ -75,9 +76,26 @@ def failed_checks(project: Path) -> list[str]:
                 command, cwd=project, env=environment, capture_output=True, text=True, check=False
             )
             if result.returncode:
-                lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
-                failed.append(f"`{name}` ({lines[-1].strip() if lines else 'no output'})")
+                failed.append(f"`{name}` ({first_problem(result.stderr or result.stdout)})")
     return failed
+
+
+def first_problem(output: str) -> str:
+    """The line of a check's output that says what is wrong: the first that names a file
+    and line (ruff's), else the last (compileall's error, migrate's FAILED line)."""
+    lines = [line.strip() for line in output.strip().splitlines()]
+    located = [line for line in lines if re.match(r"\S+\.py:\d+:", line)]
+    return (located or lines or ["no output"])[0 if located else -1]
+
+
+def fix_for(check: str, project: Path) -> str:
+    """What to do about a failed check: code of the team's in manage.py (which the template
+    owns, so updates change it) belongs in the app package's commands.py."""
+    commands = sorted(project.glob("*/commands.py"))
+    if "manage.py:" in check and commands:
+        home = commands[0].relative_to(project)
+        return f"move your own commands to {home} (updates leave it alone), then commit"
+    return "fix it, then commit"
 
 
 def main() -> None:
@@ -107,7 +125,7 @@ def main() -> None:
         sys.exit(1)
     failed = failed_checks(project) if sync and venv_python(project).exists() else []
     for check in failed:
-        print(f"  FAILED: after the update, {check}: fix it, then commit", file=sys.stderr)
+        print(f"  FAILED: after the update, {check}: {fix_for(check, project)}", file=sys.stderr)
     if failed:
         sys.exit(1)
 

@@ -283,6 +283,33 @@ def test_an_answer_the_new_template_refuses_stops_the_update(tmp_path: Path) -> 
     project.run("pytest", "-q", "-p", "no:cacheprovider")
 
 
+# The last commit of main whose manage.py defined `cli`, the FlaskGroup a team added its
+# own commands to (`@cli.command()`), before 0.4 moved `migrate` out of it.
+MANAGE_PY_WITH_CLI = "5c7cff2"
+
+
+def template_at(commit_: str, repository: Path) -> str:
+    """A template repository at `repository` holding this template as it was at `commit_`,
+    committed: its commit."""
+    repository.mkdir()
+    archive = repository.parent / "template.tar"
+    run(["git", "archive", f"--output={archive}", commit_], TEMPLATE, {})
+    run(["tar", "-xf", archive], repository, {})
+    run(["git", "init", "--quiet"], repository, {})
+    commit(repository, f"The template at {commit_}")
+    return run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+
+
+def to_the_current_template(repository: Path) -> None:
+    """Commit the current template on top, as `main` reaches users."""
+    for path in repository.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.copytree(snapshot(), repository, ignore=shutil.ignore_patterns(".git"),
+                    dirs_exist_ok=True)  # fmt: skip
+    commit(repository, "The current template")
+
+
 # The last commit of main whose projects carried the migration tooling in their own
 # migration_tools/ package, before flask-alembic-runtime.
 BEFORE_THE_LIBRARY = "5bed619ec3b80ab1c7398cb805b81e8bfcd96ec1"
@@ -292,25 +319,13 @@ def test_a_project_from_before_the_library_moves_onto_it(tmp_path: Path) -> None
     """`copier update` from a commit whose projects had migration_tools/: the folder goes,
     the library comes as a dependency, and the user's revisions, models and edits stay."""
     repository = tmp_path / "template"
-    repository.mkdir()
-    archive = tmp_path / "before.tar"
-    run(["git", "archive", f"--output={archive}", BEFORE_THE_LIBRARY], TEMPLATE, {})
-    run(["tar", "-xf", archive], repository, {})
-    run(["git", "init", "--quiet"], repository, {})
-    commit(repository, "Before the library")
-    older = run(["git", "rev-parse", "HEAD"], repository, {}).stdout.strip()
+    older = template_at(BEFORE_THE_LIBRARY, repository)
     project = project_at_v1(repository, tmp_path / "project", vcs_ref=older)
     assert (project.path / "migration_tools" / "command.py").exists()
     before = revisions(project)
     models = (project.path / "my_flask_app" / "models.py").read_text()
 
-    # The current template, committed on top, as `main` reaches users.
-    for path in repository.iterdir():
-        if path.name != ".git":
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    shutil.copytree(snapshot(), repository, ignore=shutil.ignore_patterns(".git"),
-                    dirs_exist_ok=True)  # fmt: skip
-    commit(repository, "The library")
+    to_the_current_template(repository)
     update = [COPIER, "update", "--trust", "--defaults", "--vcs-ref", "HEAD"]
     path = {"PATH": f"{UV.parent}{os.pathsep}{os.environ['PATH']}"}
     result = run(update, project.path, path, check=False)
@@ -332,6 +347,40 @@ def test_a_project_from_before_the_library_moves_onto_it(tmp_path: Path) -> None
     project.migrate("check")
     project.run("pytest", "-q", "-p", "no:cacheprovider")
     project.run("ruff", "check", ".")
+
+
+def test_a_teams_command_in_a_pre_0_4_manage_py_is_named_after_the_update(
+    tmp_path: Path,
+) -> None:
+    """A project from before 0.4 whose team added a command to manage.py's `cli`: the
+    update merges it without a conflict into a manage.py that has no `cli`, so the quick
+    checks name it, with the home its commands have now."""
+    repository = tmp_path / "template"
+    project = project_at_v1(
+        repository, tmp_path / "project", vcs_ref=template_at(MANAGE_PY_WITH_CLI, repository)
+    )
+    edit(
+        project.path / MANAGE_PY,
+        '\nif __name__ == "__main__":',
+        '\n@cli.command()\ndef seed() -> None:\n    """Add example rows."""\n\n'
+        '\nif __name__ == "__main__":',
+    )
+    commit(project.path, "Our own command")
+    to_the_current_template(repository)
+    path = {"PATH": f"{UV.parent}{os.pathsep}{os.environ['PATH']}"}
+    result = run([COPIER, "update", "--trust", "--defaults", "--vcs-ref", "HEAD"], project.path,
+                 path, check=False)  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [line for line in result.stderr.splitlines() if "FAILED: after the update" in line]
+    assert any(
+        re.fullmatch(
+            r"  FAILED: after the update, `ruff check` \(manage\.py:\d+:\d+: F821 Undefined name"
+            r" `cli`\): move your own commands to my_flask_app/commands\.py \(updates leave it"
+            r" alone\), then commit",
+            line,
+        )
+        for line in failed
+    ), failed
 
 
 def test_a_package_name_refused_since_stops_the_update(tmp_path: Path) -> None:
