@@ -28,12 +28,22 @@ def say(text: str) -> None:
 
 @contextmanager
 def step(title: str, reproduce: str, hint: str = "") -> Iterator[None]:
-    """Time the enclosed work as one step; on an exception, report it and exit 1."""
+    """Time the enclosed work as one step: at a terminal, its title shows while it runs
+    and its duration replaces the dots; in a log, one line when it ends. On an exception,
+    report it and exit 1."""
+    terminal = sys.stdout.isatty()
+    if terminal:
+        print(f"  {title} ...", end="", flush=True)
     start = time.perf_counter()
     try:
         yield
-    except Exception as error:  # noqa: BLE001 - any failure ends the step the same way
+    except BaseException as error:
+        if terminal:
+            print(flush=True)  # the report starts on a line of its own
+        if not isinstance(error, Exception):  # an exit (a failed command), or Ctrl-C
+            raise
         fail(title, reproduce, f"{type(error).__name__}: {error}", hint)
+    print("\r\033[K" if terminal else "", end="")
     say(f"{title} ({time.perf_counter() - start:.2f} s)")
 
 
