@@ -12,7 +12,7 @@ import difflib
 import gc
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -386,10 +386,10 @@ def version_line(root: Path) -> str:
     )
 
 
-def unknown_command(argv: list[str], commands: Iterable[str]) -> str | None:
-    """The command `argv` names when it is none of `commands` (a typo), else None."""
+def command_word(argv: list[str]) -> str | None:
+    """The command `argv` names, as typed (`migrate` for Flask-Migrate's `revision`)."""
     words = [token[0] for token in tokens(argv) if len(token) == 1 and not is_option(token[0])]
-    return words[0] if words and words[0] not in commands else None
+    return words[0] if words else None
 
 
 def run_flask(load_app: Callable[[], "Flask"], help: str) -> None:
@@ -441,7 +441,8 @@ def run_alembic(
         return
     command_line = alembic_command_line(prog)
     command = f"python {prog}" if prog.split()[0].endswith(".py") else prog
-    if name := unknown_command(alembic_argv(argv), command_line.subparsers.choices):
+    name = command_word(alembic_argv(argv))
+    if name is not None and name not in command_line.subparsers.choices:
         close = difflib.get_close_matches(name, command_line.subparsers.choices, n=1)
         fix = f"did you mean `{command} {close[0]}`?" if close else "`--help` lists them"
         fail(f"no command {name!r}: {fix}", 2)
@@ -449,7 +450,7 @@ def run_alembic(
     if not hasattr(options, "cmd"):
         command_line.parser.error("name a command, e.g. `upgrade`; `--help` lists them")
     if extra:
-        asked = f"{command} {options.cmd[0].__name__}"
+        asked = f"{command} {name or options.cmd[0].__name__}"
         fail(f"{asked} takes no {extra[0]!r}: `{asked} --help` lists what it takes", 2)
     raiseerr, options.raiseerr = options.raiseerr, True
     config = alembic_config(options, root)

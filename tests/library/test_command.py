@@ -318,6 +318,18 @@ def test_a_command_or_option_that_is_not_there_is_one_line_exit_2(
     assert capsys.readouterr().err == f"FAILED: {line}\n"
 
 
+def test_an_option_is_refused_under_the_command_name_as_typed(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Flask-Migrate's `migrate` is Alembic's `revision`: the line names what was typed."""
+    with pytest.raises(SystemExit):
+        project.migrate("migrate", "--nope", prog="flask db")
+    assert capsys.readouterr().err == (
+        "FAILED: flask db migrate takes no '--nope': `flask db migrate --help` lists what it "
+        "takes\n"
+    )
+
+
 def test_raiseerr_gives_the_traceback(project: Project) -> None:
     with pytest.raises(CommandError, match="Can't locate revision identified by 'nosuch'"):
         project.migrate("--raiseerr", "downgrade", "nosuch")
