@@ -43,7 +43,8 @@ def step(title: str, reproduce: str, hint: str = "") -> Iterator[None]:
         if not isinstance(error, Exception):  # an exit (a failed command), or Ctrl-C
             raise
         fail(title, reproduce, f"{type(error).__name__}: {error}", hint)
-    print("\r\033[K" if terminal else "", end="")
+    if terminal:
+        print("\r\033[K", end="")  # the dots give way to the duration
     say(f"{title} ({time.perf_counter() - start:.2f} s)")
 
 

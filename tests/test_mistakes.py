@@ -227,10 +227,11 @@ def test_a_mistake_is_one_message_and_changes_nothing(
         argv = [part.format(**values) for part in mistake.argv]
         env = {key: value.format(**values) for key, value in mistake.env.items()}
         status, stderr = at_a_terminal(project, argv, env)
+        after = project_files(project.path)
         changed = sorted(
             str(path.relative_to(project.path))
-            for path in before.keys() | project_files(project.path).keys()
-            if before.get(path) != (path.read_bytes() if path.exists() else None)
+            for path in before.keys() | after.keys()
+            if before.get(path) != after.get(path)
         )
     finally:
         for file_name in mistake.files:

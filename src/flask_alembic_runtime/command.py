@@ -441,12 +441,13 @@ def run_alembic(
         return
     command_line = alembic_command_line(prog)
     command = f"python {prog}" if prog.split()[0].endswith(".py") else prog
-    name = command_word(alembic_argv(argv))
+    arguments = alembic_argv(argv)
+    name = command_word(arguments)
     if name is not None and name not in command_line.subparsers.choices:
         close = difflib.get_close_matches(name, command_line.subparsers.choices, n=1)
         fix = f"did you mean `{command} {close[0]}`?" if close else "`--help` lists them"
         fail(f"no command {name!r}: {fix}", 2)
-    options, extra = command_line.parser.parse_known_args(alembic_argv(argv) or ["--help"])
+    options, extra = command_line.parser.parse_known_args(arguments or ["--help"])
     if not hasattr(options, "cmd"):
         command_line.parser.error("name a command, e.g. `upgrade`; `--help` lists them")
     if extra:
