@@ -30,7 +30,7 @@ def say(text: str) -> None:
 def step(title: str, reproduce: str, hint: str = "") -> Iterator[None]:
     """Time the enclosed work as one step: at a terminal, its title shows while it runs
     and its duration replaces the dots; in a log, one line when it ends. On an exception,
-    report it and exit 1."""
+    report it and exit 1; on Ctrl-C, say so in one line and exit 130."""
     terminal = sys.stdout.isatty()
     if terminal:
         print(f"  {title} ...", end="", flush=True)
@@ -40,7 +40,11 @@ def step(title: str, reproduce: str, hint: str = "") -> Iterator[None]:
     except BaseException as error:
         if terminal:
             print(flush=True)  # the report starts on a line of its own
-        if not isinstance(error, Exception):  # an exit (a failed command), or Ctrl-C
+        if isinstance(error, KeyboardInterrupt):
+            print(f"  FAILED: {title}: interrupted (Ctrl-C); run it again with: {reproduce}",
+                  file=sys.stderr)  # fmt: skip
+            sys.exit(130)
+        if not isinstance(error, Exception):  # an exit: a failed command, reported already
             raise
         fail(title, reproduce, f"{type(error).__name__}: {error}", hint)
     if terminal:

@@ -46,7 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     if not options.in_venv:
         # Start again in the project's interpreter, where Flask and Alembic are installed.
         command = [str(venv_python(Path.cwd())), __file__, *argv, "--in-venv"]
-        if returncode := subprocess.run(command, check=False).returncode:
+        try:
+            returncode = subprocess.run(command, check=False).returncode
+        except KeyboardInterrupt:  # Ctrl-C reached both: the run in .venv says where it was
+            sys.exit(130)
+        if returncode:
             sys.exit(returncode)
         return
 

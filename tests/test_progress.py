@@ -67,3 +67,12 @@ def test_at_a_terminal_a_failed_step_reports_on_a_line_of_its_own(
         raise RuntimeError("no such table")
     assert terminal.getvalue() == "  upgrade head ...\n"
     assert capsys.readouterr().err.startswith("  FAILED: upgrade head\n")
+
+
+def test_ctrl_c_in_a_step_is_one_line_and_exit_130(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_, step("Installed", "uv sync"):
+        raise KeyboardInterrupt
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == (
+        "  FAILED: Installed: interrupted (Ctrl-C); run it again with: uv sync\n"
+    )
