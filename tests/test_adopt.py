@@ -80,10 +80,10 @@ with app.app_context(), getattr(state, "db", state).engine.begin() as connection
 """
 
 
-def app_sql(project: Project, layout: Layout, sql: str) -> str:
+def app_sql(project: Project, layout: Layout, sql: str, **env: str) -> str:
     """Run `sql` on the project's own database, as its app connects to it."""
     args = ("python", "-c", APP_SQL, layout.app_module, layout.app_style, sql)
-    return project.run(*args).stdout.strip()
+    return project.run(*args, **env).stdout.strip()
 
 
 def row_counts(project: Project, layout: Layout) -> dict[str, str]:
@@ -328,6 +328,57 @@ def test_a_database_built_by_create_all_and_stamped_is_named_with_its_way_out(
     doctor = project.migrate("doctor").stdout
     assert "check: the models match the migrations" in doctor
     assert "the history replayed on a scratch database gives its schema" in doctor
+
+
+def test_an_app_that_creates_its_tables_as_it_starts_is_migrated_by_its_revisions(
+    tmp_path: Path,
+) -> None:
+    """(f) on its old versions, whose factory also runs `db.create_all()` at every start.
+    With Flask-Migrate, a new database then fails at its first revision ("already exists")
+    and autogenerate misses a new model's table (the start made it); adopted, every
+    command skips that call, and the revisions make the tables."""
+    layout = LAYOUTS["legacy"]
+    path = tmp_path / layout.name
+    project = flask_migrate_project(layout, path, f"sqlite:///{tmp_path / 'data.db'}")
+    factory = path / "AppName" / "__init__.py"
+    imports = "    from AppName import models  # noqa: F401\n"
+    factory.write_text(factory.read_text().replace(imports, (
+        f"{imports}    with app.app_context():\n"
+        "        db.create_all()  # a table a new model needs, made at every start\n"
+    )))  # fmt: skip
+    commit(path, "Create missing tables at every start")
+    old_head = project.run("flask", "db", "current").stdout.split()[0]
+    adopt(project, template_repository(tmp_path / "template"), layout, *data(layout))
+    tables = {"alembic_version", "member", "visit"}
+
+    # A new database, as a teammate's clone or CI starts with: each way in migrates it.
+    ways_in = {
+        "manage.py": ("python", "manage.py", "migrate", "upgrade"),
+        "flask db": ("flask", "db", "upgrade"),
+        "alembic": ("alembic", "-c", "migrations/alembic.ini", "upgrade", "head"),
+    }
+    for name, command in ways_in.items():
+        url = f"sqlite:///{tmp_path / name.replace(' ', '_')}.db"
+        project.run(*command, DATABASE_URL=url)
+        assert project.migrate("current", DATABASE_URL=url).stdout.strip() == (
+            f"{old_head} (head)"
+        ), name
+        assert set(app_sql(project, layout, TABLES, DATABASE_URL=url).split()) == tables, name
+
+    # A new model: autogenerate sees its table, which the start would have made already.
+    models = path / layout.models
+    audit = "\n\nclass Audit(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n"
+    models.write_text(models.read_text() + audit)
+    project.migrate("revision", "--autogenerate", "-m", "audit")
+    [revision] = (path / "migrations" / "versions").glob("*_audit.py")
+    assert re.search(r"op\.create_table\(\s*['\"]audit['\"]", revision.read_text())
+    project.migrate("upgrade")
+    assert project.migrate("current").stdout.strip() == f"{revision.stem.split('_')[0]} (head)"
+    assert set(row_counts(project, layout).values()) == {"1"}
+
+
+# The tables of the app's database, as its engine sees them.
+TABLES = "SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'table'"
 
 
 def postgresql_scheme(layout: Layout) -> str:

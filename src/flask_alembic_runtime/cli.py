@@ -150,10 +150,11 @@ def run_in_flask(ctx: click.Context, argv: tuple[str, ...]) -> None:
 
     from .command import run_alembic
     from .config import has_settings, project_root
+    from .environment import made_app
 
     load_app = ctx.ensure_object(ScriptInfo).load_app
     if not has_settings(project_root()):
-        directory = getattr(load_app().extensions.get("migrate"), "directory", None)
+        directory = getattr(made_app(load_app).extensions.get("migrate"), "directory", None)
         argv = argv if directory is None else ("--directory", str(directory), *argv)
     run_alembic(list(argv), prog=ctx.command_path, load_app=load_app)
 
@@ -177,7 +178,10 @@ def db(ctx: click.Context, argv: tuple[str, ...]) -> None:
     if find_spec("flask_migrate") is not None:
         from flask.cli import ScriptInfo
 
-        app = ctx.ensure_object(ScriptInfo).load_app()
+        from .environment import made_app
+
+        # Made as migrate makes it (see made_app); Flask keeps it for the command.
+        app = made_app(ctx.ensure_object(ScriptInfo).load_app)
         if "migrate" in app.extensions:  # Migrate(app, db): its own commands, as before
             from flask_migrate.cli import db as flask_migrate_db  # type: ignore[import-untyped]
 

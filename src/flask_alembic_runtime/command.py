@@ -13,6 +13,7 @@ import gc
 import re
 import warnings
 from collections.abc import Callable, Iterator
+from functools import partial
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -423,6 +424,7 @@ def run_alembic(
     (default: the nearest one with a pyproject.toml, from the current folder up).
     """
     from .config import alembic_config, project_root
+    from .environment import made_app
 
     require_supported_versions()
     root = root or project_root()
@@ -455,7 +457,8 @@ def run_alembic(
         fail(f"{asked} takes no {extra[0]!r}: `{asked} --help` lists what it takes", 2)
     raiseerr, options.raiseerr = options.raiseerr, True
     config = alembic_config(options, root)
-    config.attributes["load_app"] = load_app
+    # The app as migrate makes it (its own create_all() skipped): for env.py and doctor.
+    config.attributes["load_app"] = partial(made_app, load_app)
     config.command = command
     if options.cmd[0].__name__ == "history" and not options.indicate_current:
         # History reads only the revision files, even where `revision_environment` is set

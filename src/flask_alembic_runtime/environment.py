@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from alembic.runtime.environment import EnvironmentContext
     from flask import Flask
     from flask_sqlalchemy import SQLAlchemy
+    from sqlalchemy import MetaData
     from sqlalchemy.engine import Connection, Engine
 
 logger = logging.getLogger("alembic.env")
@@ -185,8 +187,10 @@ def find_app(location: str | None = None) -> Flask:
 
 
 def made_app(make_app: Callable[[], Flask] | None) -> Flask:
-    """The app `make_app` makes, or else the one `flask` finds (see find_app); the tables
-    it creates itself while it is made are remembered (see `created_at_start`)."""
+    """The app `make_app` makes, or else the one `flask` finds (see find_app), made for a
+    migration command: its own `create_all()` does nothing meanwhile (see
+    `create_all_skipped`), and a table it creates anyway is remembered (see
+    `created_at_start`)."""
     from sqlalchemy import Table, event
 
     created: list[str] = []
@@ -196,14 +200,53 @@ def made_app(make_app: Callable[[], Flask] | None) -> Flask:
 
     event.listen(Table, "after_create", record)
     try:
-        return make_app() if make_app is not None else find_app()
+        with create_all_skipped() as skipped:
+            try:
+                return make_app() if make_app is not None else find_app()
+            except Exception as error:
+                if skipped and MISSING_TABLE.search(str(error)):
+                    error.add_note(
+                        "the app reads its tables as it starts, and migrate skips its "
+                        "db.create_all() so that the revisions make them: move that "
+                        "start-up code to a command or a revision, then run this again"
+                    )
+                raise
     finally:
         event.remove(Table, "after_create", record)
         CREATED_AT_START.set(tuple(created))
 
 
-#: The tables the app made last created itself while it started (`db.create_all()` in its
-#: factory): on a new database, the first revision then finds them already there.
+#: A database's words for a table that is not there (SQLite, PostgreSQL, MySQL/MariaDB).
+MISSING_TABLE = re.compile(r"no such table|relation \S+ does not exist|Table \S+ doesn't exist")
+
+
+@contextmanager
+def create_all_skipped() -> Iterator[list[MetaData]]:
+    """While it lasts, `create_all()` (Flask-SQLAlchemy's, or a MetaData's) does nothing
+    and only lists its MetaData in what it yields.
+
+    An app that calls `db.create_all()` as it starts would, on a new database, make the
+    tables before the first revision could (which then fails: "already exists"), and
+    before autogenerate compares, which would then see no new table. The revisions make
+    the schema; the app's own starts, outside migrate, still call it.
+    """
+    from sqlalchemy import MetaData
+
+    skipped: list[MetaData] = []
+    create_all = MetaData.create_all
+
+    def skip(metadata: MetaData, *args: Any, **kwargs: Any) -> None:
+        skipped.append(metadata)
+
+    MetaData.create_all = skip  # type: ignore[method-assign,assignment]
+    try:
+        yield skipped
+    finally:
+        MetaData.create_all = create_all  # type: ignore[method-assign]
+
+
+#: The tables the app made last created itself while it started (a `Table.create()` or
+#: raw DDL in its factory): on a new database, the first revision then finds them there.
 CREATED_AT_START: ContextVar[tuple[str, ...]] = ContextVar("created_at_start", default=())
 
 
@@ -212,9 +255,9 @@ def created_at_start(error: Exception) -> None:
     tables = CREATED_AT_START.get()
     if tables and "already exists" in str(error):
         error.add_note(
-            f"the app created {', '.join(sorted(tables))} itself as it started "
-            "(db.create_all()): let the revisions create tables (call create_all() in "
-            "tests only), drop those new empty tables, then upgrade"
+            f"the app created {', '.join(sorted(tables))} itself as it started: let the "
+            "revisions create tables (create them in tests only), drop those new empty "
+            "tables, then upgrade"
         )
 
 

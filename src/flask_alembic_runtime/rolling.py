@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from alembic import command
 from alembic.script import Script, ScriptDirectory
@@ -484,14 +484,18 @@ def main(arguments: list[str]) -> None:
     in a copy of the old release's project: write its models by database (`mapped`) to
     OUTPUT as JSON. Its app is FUNCTION() of FILE (below TOP, the copy of the repository),
     else the one `flask` finds (IMPORT_PATH, FLASK_APP, wsgi.py...)."""
-    from .environment import find_app
+    from .environment import find_app, made_app
 
     output, top, file, function, import_path = arguments
     sys.path.insert(0, str(Path.cwd()))  # the old release's modules, not this one's
-    if file:
-        app: Flask = runpy.run_path(str(Path(top) / file), run_name="release_running")[function]()
-    else:
-        app = find_app(import_path or None)
+
+    def load_app() -> Flask:
+        if file:
+            path = str(Path(top) / file)
+            return cast("Flask", runpy.run_path(path, run_name="release_running")[function]())
+        return find_app(import_path or None)
+
+    app = made_app(load_app)
     with app.app_context():
         db = sqlalchemy_object(app)
         models = {name: mapped(target_metadata(db, name)) for name in app_databases(db)}

@@ -559,11 +559,18 @@ def test_on_postgresql_a_failing_run_leaves_nothing(
     assert project.versions_in() == ["a2"]
 
 
-def test_tables_the_app_created_as_it_started_are_named_when_a_revision_finds_them(
+def upgrade_with(project: Project, create_app: Callable[[], Flask]) -> None:
+    """`migrate upgrade` with the app `create_app` makes, outside its context (as manage.py,
+    plain alembic and `flask db` run it)."""
+    run_alembic(["upgrade"], prog="manage.py migrate", load_app=create_app, root=project.root)
+
+
+def test_an_app_that_calls_create_all_as_it_starts_is_migrated_by_its_revisions(
     project: Project,
 ) -> None:
-    """A factory that calls `db.create_all()` at every start, on a new database: the first
-    revision finds its table already there, as with Flask-Migrate; the line says why."""
+    """A factory that calls `db.create_all()` at every start, on a new database: migrate
+    skips that call, so the revisions make the tables (with Flask-Migrate, the first
+    revision finds them there and fails); the app's own create_all() works afterwards."""
     project.write_revision("a1", None, 'op.create_table("users", sa.Column("id", sa.Integer))')
     app = project.app
 
@@ -572,12 +579,80 @@ def test_tables_the_app_created_as_it_started_are_named_when_a_revision_finds_th
             sqlalchemy_object(app).create_all()
         return app
 
+    upgrade_with(project, create_app)
+    assert project.tables() == {"alembic_version", "users"}  # "posts": no revision makes it
+    assert project.versions_in() == ["a1"]
+    create_app()  # started as the app: its create_all() is its own again
+    assert project.tables() == {"alembic_version", "users", "posts"}
+
+
+def test_autogenerate_sees_the_tables_an_app_would_create_as_it_starts(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = project.app
+
+    def create_app() -> Flask:
+        with app.app_context():
+            sqlalchemy_object(app).create_all()
+        return app
+
+    run_alembic(
+        ["revision", "--autogenerate", "-m", "first"],
+        prog="manage.py migrate",
+        load_app=create_app,
+        root=project.root,
+    )
+    [first] = project.versions.glob("*_first.py")
+    assert "op.create_table('users'" in first.read_text()
+    assert "op.create_table('posts'" in first.read_text()
+    assert project.tables() == {"alembic_version"}
+
+
+def test_an_app_that_reads_its_tables_as_it_starts_is_told_where_that_code_goes(
+    project: Project,
+) -> None:
+    """A factory that seeds the database after `db.create_all()`: on a new database it
+    finds no table (migrate skipped create_all); the line names the cause and the fix."""
+    project.write_revision("a1", None, 'op.create_table("users", sa.Column("id", sa.Integer))')
+    app = project.app
+
+    def create_app() -> Flask:
+        with app.app_context():
+            db = sqlalchemy_object(app)
+            db.create_all()
+            db.session.execute(text("SELECT count(*) FROM users")).scalar()
+        return app
+
     with pytest.raises(SystemExit) as exit_:
-        run_alembic(["upgrade"], prog="manage.py migrate", load_app=create_app, root=project.root)
+        upgrade_with(project, create_app)
+    assert str(exit_.value.code) == (
+        "FAILED: (sqlite3.OperationalError) no such table: users: the app reads its tables "
+        "as it starts, and migrate skips its db.create_all() so that the revisions make "
+        "them: move that start-up code to a command or a revision, then run this again"
+    )
+    assert project.tables() == set()
+
+
+def test_tables_the_app_created_as_it_started_are_named_when_a_revision_finds_them(
+    project: Project,
+) -> None:
+    """A factory that creates a table itself (not through create_all), on a new database:
+    the first revision finds it already there; the line says why."""
+    project.write_revision("a1", None, 'op.create_table("users", sa.Column("id", sa.Integer))')
+    app = project.app
+
+    def create_app() -> Flask:
+        with app.app_context():
+            db = sqlalchemy_object(app)
+            db.Model.metadata.tables["users"].create(db.engine)
+        return app
+
+    with pytest.raises(SystemExit) as exit_:
+        upgrade_with(project, create_app)
     message = str(exit_.value.code)
-    assert "already exists: the app created posts, users itself as it started" in message
+    assert "already exists: the app created users itself as it started" in message
     assert "drop those new empty tables, then upgrade" in message
-    assert project.tables() == {"users", "posts"}  # the app's; the run left nothing
+    assert project.tables() == {"users"}  # the app's; the run left nothing
 
 
 def test_a_table_already_there_that_the_app_did_not_create_is_not_blamed_on_it(
