@@ -26,7 +26,9 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from progress import run, say, skipped
 from setup_env import can_import, python_in
@@ -44,11 +46,45 @@ prepend_sys_path = ["%(here)s"]
 # as many folders up as MIGRATIONS_DIR is deep.
 INI_SETTINGS = {"script_location": "%(here)s", "prepend_sys_path": "%(here)s{up}"}
 
-# The files Copier renders into MIGRATIONS_DIR.
-RENDERED = {"env.py", "script.py.mako", "README"}
+# The files Copier renders into MIGRATIONS_DIR, and its record of the answers.
+RENDERED = ("env.py", "script.py.mako", "README")
 
 # Folders never searched for a migration environment.
 NOT_SEARCHED = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".tox", ".nox"}
+
+
+@dataclass
+class Copied:
+    """What Copier wrote into the project before this hook runs: manage.py, its answers
+    and the environment's files in MIGRATIONS_DIR."""
+
+    project: Path
+    migrations_dir: str
+    answers_file: str
+
+    def refuse(self, problem: str) -> NoReturn:
+        """Stop the adoption with one line, the project as it was before Copier wrote."""
+        sys.exit(f"  FAILED: {problem} ({self.undo()})")
+
+    def undo(self) -> str:
+        """Put back each file Copier replaced as git has it, remove each it added; say so."""
+        written = [self.answers_file, "manage.py"]
+        written += [f"{self.migrations_dir}/{name}" for name in RENDERED]
+        listed = ["git", "ls-files", "-z", "--", *written]
+        git = subprocess.run(listed, cwd=self.project, capture_output=True, text=True, check=False)
+        if git.returncode:
+            return f"the project is no git repository: restore {', '.join(written)} yourself"
+        replaced = [name for name in git.stdout.split("\0") if name]
+        if replaced:
+            restore = ["git", "checkout", "HEAD", "--", *replaced]
+            subprocess.run(restore, cwd=self.project, check=True)
+        for name in set(written) - set(replaced):
+            (self.project / name).unlink(missing_ok=True)
+        environment = self.project / self.migrations_dir
+        for folder in (environment / "versions", environment):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        return "nothing of the project was changed"
 
 
 def add_gitignore_lines(template_gitignore: Path, gitignore: Path) -> None:
@@ -110,23 +146,20 @@ def environments(project: Path) -> list[Path]:
     return found
 
 
-def refuse_second_environment(project: Path, migrations_dir: str) -> None:
-    """Stop when the revisions live elsewhere than MIGRATIONS_DIR: remove what Copier wrote
-    there (a folder of its files only), and name the answer that adopts the right one."""
+def refuse_second_environment(copied: Copied) -> None:
+    """Stop when the revisions live elsewhere than MIGRATIONS_DIR, naming the answer that
+    adopts the right one."""
+    project, migrations_dir = copied.project, copied.migrations_dir
     migrations = project / migrations_dir
     if any((migrations / "versions").glob("*.py")):
         return
     elsewhere = [folder for folder in environments(project) if folder != migrations]
     if not elsewhere:
         return  # a project without revisions yet: its environment starts here
-    if migrations.is_dir() and {path.name for path in migrations.iterdir()} <= RENDERED | {
-        "versions"
-    }:
-        shutil.rmtree(migrations)
     found = elsewhere[0].relative_to(project).as_posix()
-    sys.exit(
-        f"  FAILED: the project's revisions are in {found}/versions, not {migrations_dir}/: "
-        f"adopt it again with --data migrations_dir={found} (nothing else was changed)"
+    copied.refuse(
+        f"the project's revisions are in {found}/versions, not {migrations_dir}/: adopt it "
+        f"again with --data migrations_dir={found}"
     )
 
 
@@ -281,7 +314,7 @@ def upgrade_hint(project: Path, wanted: list[str]) -> str:
 
 
 def require_supported(
-    versions: dict[str, str | None], project: Path, ranges: dict[str, tuple[str, str]]
+    versions: dict[str, str | None], ranges: dict[str, tuple[str, str]], copied: Copied
 ) -> None:
     """Stop, before anything is written, when a package the project pins lies outside what
     the library supports: the project's packages are never upgraded behind its back."""
@@ -293,9 +326,9 @@ def require_supported(
             for name, installed in outside.items()
         )
         wanted = [f"{name}{supported[name]}" for name in outside]
-        sys.exit(
-            f"  FAILED: flask-alembic-runtime, which the migrations would run on, does not "
-            f"support {found}: {upgrade_hint(project, wanted)}, then adopt again"
+        copied.refuse(
+            f"flask-alembic-runtime, which the migrations would run on, does not support "
+            f"{found}: {upgrade_hint(copied.project, wanted)}, then adopt again"
         )
 
 
@@ -357,10 +390,12 @@ def main() -> None:
         help="flask-alembic-runtime's line, as pyproject.toml takes it",
     )
     parser.add_argument("--migrations-dir", default="migrations")
+    parser.add_argument("--answers-file", default=".copier-answers.yml")
     parser.add_argument("--prove", action=argparse.BooleanOptionalAction, default=True)
     options = parser.parse_args()
     project = Path.cwd()
-    refuse_second_environment(project, options.migrations_dir)
+    copied = Copied(project, options.migrations_dir, options.answers_file)
+    refuse_second_environment(copied)
     point_to_replaced_env(project, options.migrations_dir)
     python = project_python(project) if options.prove else None
     ranges = supported_ranges(options.template / "pyproject.toml")
@@ -369,7 +404,7 @@ def main() -> None:
     versions = installed_versions(python, names) if python else {}
     install = python is not None and versions["flask-alembic-runtime"] is None
     if python is not None and install:
-        require_supported(versions, project, ranges)
+        require_supported(versions, ranges, copied)
     add_gitignore_lines(options.template / "template" / ".gitignore", project / ".gitignore")
     # Alembic reads [tool.alembic] from 1.16 on; before, the settings go to alembic.ini.
     toml = release(versions.get("alembic") or "1.16") >= (1, 16)

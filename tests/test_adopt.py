@@ -262,17 +262,20 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
 
 def test_an_adoption_that_cannot_be_done_stops_first_with_one_line(tmp_path: Path) -> None:
     """The revisions live in the package (Flask-Migrate's `directory=`) but the answer says
-    migrations/: one line names the answer, and Copier's files there are removed. A pin the
-    library does not support (Alembic 1.12): one line naming it, nothing installed or
-    written but Copier's own files."""
+    migrations/: one line names the answer. A pin the library does not support (Alembic
+    1.12): one line naming it, nothing installed. Either way the files Copier wrote are
+    undone, and the project's own commands work as before."""
     layout = LAYOUTS["in_package"]
     project = flask_migrate_project(layout, tmp_path / layout.name, f"sqlite:///{tmp_path}/t.db")
+    head = project.run("flask", "db", "current").stdout
     template = template_repository(tmp_path / "template")
     misplaced = adopt(project, template, layout, ok=False)
     assert failure_line(misplaced) == (
         "FAILED: the project's revisions are in tracker/migrations/versions, not migrations/: "
-        "adopt it again with --data migrations_dir=tracker/migrations (nothing else was changed)"
+        "adopt it again with --data migrations_dir=tracker/migrations (nothing of the project "
+        "was changed)"
     )
+    assert changed_files(project.path) == set()
     assert not (project.path / "migrations").exists()
 
     run(
@@ -282,12 +285,12 @@ def test_an_adoption_that_cannot_be_done_stops_first_with_one_line(tmp_path: Pat
     refused = adopt(project, template, layout, *data(layout), ok=False)
     assert failure_line(refused) == (
         "FAILED: flask-alembic-runtime, which the migrations would run on, does not support "
-        "alembic 1.12.1 (supported: >=1.13,<1.21): raise it in pyproject.toml, then adopt again"
+        "alembic 1.12.1 (supported: >=1.13,<1.21): raise it in pyproject.toml, then adopt "
+        "again (nothing of the project was changed)"
     )
     assert freeze(project) == packages
-    assert changed_files(project.path) <= {".copier-answers.yml", "manage.py"} | {
-        f"{layout.migrations_dir}/{name}" for name in ("env.py", "README", "script.py.mako")
-    }
+    assert changed_files(project.path) == set()
+    assert project.run("flask", "db", "current").stdout == head
 
 
 def test_a_database_built_by_create_all_and_stamped_is_named_with_its_way_out(
