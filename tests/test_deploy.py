@@ -144,6 +144,13 @@ def test_log_level_sets_what_the_app_logs(tmp_path: Path) -> None:
     assert "seen" not in project.run("python", "-c", logs, LOG_LEVEL="WARNING").stderr
 
 
+#: The line of a run waiting for another one's migration lock (locks.py: `wait_for`).
+WAITING = re.compile(
+    r"^waiting for the migration lock \S+, held by .+\.\.\. \(gives up after \d+ s\)$",
+    re.MULTILINE,
+)
+
+
 @pytest.mark.server
 @pytest.mark.parametrize("database", ["postgresql", "mysql"])
 def test_two_replicas_start_together_and_migrate_once(
@@ -177,7 +184,12 @@ def test_two_replicas_start_together_and_migrate_once(
             body = wait_until_healthy(server, port)
             at_head = {"state": "at head", "reason": "at slow_once"}
             assert body == {"ready": True, "databases": {"default": at_head}}
-    output = "".join(server.log.read_text() for server in replicas.values())
+    logs = [server.log.read_text() for server in replicas.values()]
+    output = "".join(logs)
+    # The replica that came second waited for the first one's lock, and said so, naming who
+    # holds it (locks.py: `wait_for`); the first one never waited.
+    waited = [log for log in logs if WAITING.search(log)]
+    assert len(waited) == 1, output
     assert output.count(f"Running upgrade  -> {head}") == 1, output
     assert output.count(f"Running upgrade {head} -> slow_once") == 1, output
     assert "Booting worker" in output  # gunicorn served /health/ready, in both
