@@ -85,8 +85,12 @@ def first_revision(project: Project, answers: dict[str, object]) -> None:
     run([sys.executable, HOOKS / "verify.py", json.dumps(hook_answers)], project.path, env)
 
 
-#: The condition of the steps that run on pull requests only: skipped on a push, as here.
+#: The condition of the steps that run on pull requests only (skipped on a push).
 ON_PULL_REQUESTS = "github.event_name == 'pull_request'"
+
+#: The step that runs on pull requests only: the base branch's release against the new
+#: revisions, as actions/checkout leaves the base branch with `fetch-depth: 0`.
+COMPAT_STEP = 'python manage.py migrate lint --compat "origin/$GITHUB_BASE_REF"'
 
 
 def uv_environment(project: Project) -> dict[str, str]:
@@ -101,11 +105,29 @@ def install_step(job: dict) -> str:
     return command
 
 
-def run_steps(project: Project, job: dict, env: dict[str, str]) -> None:
-    """The job's `run:` steps in order, each in bash as GitHub's runner runs it, as for a
-    push; the `uses:` steps (checkout, setup-uv) are this test's own setup."""
+def as_a_pull_request(project: Project) -> dict[str, str]:
+    """The project committed as the base branch `main` and fetched as `origin/main`, as
+    actions/checkout (`fetch-depth: 0`) leaves a pull request's base; what is written after
+    (the first revision) is the pull request's. The variables GitHub sets for its job."""
+    run(["git", "init", "--quiet", "--initial-branch", "main"], project.path, {})
+    commit(project.path, "The base branch")
+    run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], project.path, {})
+    return {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main"}
+
+
+def run_steps(project: Project, job: dict, env: dict[str, str]) -> dict[str, str]:
+    """The job's `run:` steps in order, each in bash as GitHub's runner runs it, for a
+    pull request (`env` has GITHUB_EVENT_NAME) or a push; the `uses:` steps (checkout,
+    setup-uv) are this test's own setup. What each step printed, by its command."""
+    printed = {}
     for step in job["steps"]:
-        if "uses" in step or step.get("if") == ON_PULL_REQUESTS:
+        if "uses" in step:
+            continue
+        condition = step.pop("if", None)
+        assert condition in (None, ON_PULL_REQUESTS), (
+            f"a condition this test does not evaluate: {step}"
+        )
+        if condition and env.get("GITHUB_EVENT_NAME") != "pull_request":
             continue
         assert set(step) <= {"name", "run"}, f"a step this test does not emulate: {step}"
         assert "${{" not in step["run"], f"an expression this test does not evaluate: {step}"
@@ -114,6 +136,8 @@ def run_steps(project: Project, job: dict, env: dict[str, str]) -> None:
         assert result.returncode == 0, (
             f"step {step.get('name', step['run'])!r} failed:\n{result.stdout}\n{result.stderr}"
         )
+        printed[step["run"]] = result.stdout + result.stderr
+    return printed
 
 
 @pytest.mark.parametrize("variant", CI_VARIANTS)
@@ -136,9 +160,21 @@ def test_generated_workflow_steps_pass_here(
         for name, url in job["env"].items():
             own = make_url(server_database(database, exists=False)).database
             env[name] = make_url(url).set(database=own).render_as_string(hide_password=False)
-    first_revision(project, answers)
     run([UV, "lock", "--quiet"], project.path, {})  # as `copier copy` leaves it (setup_env.py)
-    run_steps(project, job, {**env, **uv_environment(project)})
+    env |= as_a_pull_request(project)
+    first_revision(project, answers)
+    checkout = next(
+        step for step in job["steps"] if step.get("uses", "").startswith("actions/checkout")
+    )
+    assert checkout["with"]["fetch-depth"] == 0, "the base branch's history, for the compat step"
+    compat = next(step for step in job["steps"] if step.get("run") == COMPAT_STEP)
+    assert compat["if"] == ON_PULL_REQUESTS
+    printed = run_steps(project, job, {**env, **uv_environment(project)})
+    # The base branch's release, checked against the pull request's revisions: the first
+    # one, where the project has the example models.
+    checked = "1 new revision" if answers.get("example_model", True) else "No new revisions"
+    assert "The release running: origin/main (given)" in printed[COMPAT_STEP]
+    assert checked in printed[COMPAT_STEP], printed[COMPAT_STEP]
 
 
 def test_a_stale_lock_fails_the_install_step(tmp_path: Path) -> None:
