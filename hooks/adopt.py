@@ -2,11 +2,13 @@
 
 Copier has written manage.py and the migration environment (env.py, script.py.mako and
 README in MIGRATIONS_DIR), nothing else. When the project's revisions live in another
-folder, it stops, removes what Copier wrote there, and says which `migrations_dir` to
-answer. Else it adds what the project lacks and changes nothing it has:
-- the template's .gitignore lines the project's .gitignore misses, appended;
-- Alembic's settings: `[tool.alembic]` appended to pyproject.toml when the project has one,
-  else the two keys MIGRATIONS_DIR/alembic.ini (Flask-Migrate's) needs for `alembic -c`;
+folder, or a package it pins lies outside what the library supports, it stops with one
+line and undoes what Copier wrote. Else it adds what the project lacks and changes nothing
+it has:
+- the template's .gitignore lines for migrate's own files (a SQLite database's lock file,
+  what a killed squash leaves), where the project's .gitignore lacks them;
+- Alembic's settings, in MIGRATIONS_DIR/alembic.ini (Flask-Migrate's file): what plain
+  `alembic -c` needs, and `lint_after`, the head at adoption;
 - an empty versions/ folder when there is none;
 - flask-alembic-runtime's line in the project's dependencies (pyproject.toml,
   requirements.in or requirements.txt), nothing else in them rewritten.
@@ -32,14 +34,6 @@ from typing import NoReturn
 
 from progress import run, say, skipped
 from setup_env import can_import, python_in
-
-PYPROJECT_SETTINGS = """
-# Alembic's settings (Alembic >= 1.16), read by `python manage.py migrate` and plain `alembic`.
-[tool.alembic]
-script_location = "%(here)s/migrations"
-# Put the project root on sys.path, so that env.py can import the app.
-prepend_sys_path = ["%(here)s"]
-"""
 
 # What MIGRATIONS_DIR/alembic.ini needs so that plain `alembic -c .../alembic.ini` runs
 # (Flask-Migrate sets script_location itself, and goes on doing so); the project root is
@@ -87,15 +81,17 @@ class Copied:
         return "nothing of the project was changed"
 
 
-def add_gitignore_lines(template_gitignore: Path, gitignore: Path) -> None:
-    """Append the template's ignore rules that the project's .gitignore lacks."""
+def add_gitignore_lines(template_gitignore: Path, gitignore: Path, migrations_dir: str) -> None:
+    """Append the template's ignore rules for migrate's own files (a SQLite database's lock
+    file, what a killed squash leaves) that the project's .gitignore lacks."""
     existing = gitignore.read_text() if gitignore.exists() else ""
     have = {line.strip() for line in existing.splitlines()}
     missing = [
-        line
+        line.replace("migrations/", f"{migrations_dir}/")
         for line in template_gitignore.read_text().splitlines()
-        if line.strip() and not line.startswith("#") and line.strip() not in have
+        if "migrat" in line and not line.startswith("#")
     ]
+    missing = [line for line in missing if line not in have]
     if not missing:
         return
     separator = "" if not existing or existing.endswith("\n") else "\n"
@@ -104,18 +100,9 @@ def add_gitignore_lines(template_gitignore: Path, gitignore: Path) -> None:
     say(f".gitignore: added {', '.join(missing)}")
 
 
-def add_alembic_settings(project: Path, migrations_dir: str, toml: bool) -> None:
-    """Give Alembic its settings where the project keeps its own: pyproject.toml (where
-    `toml`: Alembic reads it), else the environment's alembic.ini."""
-    pyproject = project / "pyproject.toml"
-    if toml and pyproject.exists():
-        text = pyproject.read_text()
-        if not re.search(r"^\[tool\.alembic\]", text, flags=re.MULTILINE):
-            separator = "" if text.endswith("\n") else "\n"
-            settings = PYPROJECT_SETTINGS.replace("/migrations", f"/{migrations_dir}")
-            pyproject.write_text(text + separator + settings)
-            say("pyproject.toml: added [tool.alembic]")
-        return
+def add_alembic_settings(project: Path, migrations_dir: str) -> None:
+    """Give Alembic its settings in the environment's alembic.ini (Flask-Migrate's file),
+    so that nothing outside the migration environment changes but the dependency line."""
     ini = project / migrations_dir / "alembic.ini"
     text = ini.read_text() if ini.exists() else "[alembic]\n"
     if not re.search(r"^\[alembic\]", text, flags=re.MULTILINE):
@@ -351,20 +338,20 @@ def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> No
     revisions = [line.split()[0] for line in heads.splitlines() if line.strip()]
     if len(revisions) != 1:
         return  # no history yet, or several heads: lint checks everything
-    pyproject = project / "pyproject.toml"
-    in_toml = pyproject.exists() and "[tool.alembic]" in pyproject.read_text()
-    path = pyproject if in_toml else project / migrations_dir / "alembic.ini"
+    path = project / migrations_dir / "alembic.ini"
     text = path.read_text()
     if re.search(r"^lint_after\s*=", text, flags=re.MULTILINE):
         return
-    header = r"^\[tool\.alembic\][^\n]*\n" if path == pyproject else r"^\[alembic\][^\n]*\n"
-    value = f'"{revisions[0]}"' if path == pyproject else revisions[0]
-    line = f"# `migrate lint` checks the revisions after this one, the head at adoption.\nlint_after = {value}\n"
-    section = re.search(header, text, flags=re.MULTILINE)
+    line = (
+        "# `migrate lint` checks the revisions after this one, the head at adoption.\n"
+        f"lint_after = {revisions[0]}\n"
+    )
+    section = re.search(r"^\[alembic\][^\n]*\n", text, flags=re.MULTILINE)
     if section is None:
         return
     path.write_text(text[: section.end()] + line + text[section.end() :])
-    say(f"{path.name}: lint_after = {revisions[0]} (`migrate lint base:heads` lints all)")
+    shown = f"{migrations_dir}/alembic.ini"
+    say(f"{shown}: lint_after = {revisions[0]} (`migrate lint base:heads` lints all)")
 
 
 def point_to_replaced_env(project: Path, migrations_dir: str) -> None:
@@ -405,10 +392,9 @@ def main() -> None:
     install = python is not None and versions["flask-alembic-runtime"] is None
     if python is not None and install:
         require_supported(versions, ranges, copied)
-    add_gitignore_lines(options.template / "template" / ".gitignore", project / ".gitignore")
-    # Alembic reads [tool.alembic] from 1.16 on; before, the settings go to alembic.ini.
-    toml = release(versions.get("alembic") or "1.16") >= (1, 16)
-    add_alembic_settings(project, options.migrations_dir, toml)
+    gitignore = options.template / "template" / ".gitignore"
+    add_gitignore_lines(gitignore, project / ".gitignore", options.migrations_dir)
+    add_alembic_settings(project, options.migrations_dir)
     (project / options.migrations_dir / "versions").mkdir(parents=True, exist_ok=True)
     add_requirement(project, options.requirement)
     if python is None:

@@ -9,8 +9,8 @@ the first models, then STEP_2 and STEP_3 edits to them.
 
 from dataclasses import dataclass, field
 
-# What such projects pin in requirements.txt: built before SQLAlchemy 2.1 (Alembic's oldest
-# release the library supports, 1.16; older ones are refused: test_adopt).
+# What such projects pin in requirements.txt: built before SQLAlchemy 2.1 (the Flask 2 era's
+# pins are LEGACY's, below; older than the library supports are refused: test_adopt).
 OLD_PINS = """\
 flask==3.0.3
 flask-sqlalchemy==3.1.1
@@ -54,6 +54,8 @@ class Layout:
     pins: str = OLD_PINS
     # An edit its team made to the env.py that `flask db init` wrote: (old, new) text.
     customised_env: tuple[str, str] | None = None
+    # Whether uv.lock records the pins of its pyproject.toml (`uv lock`).
+    uv_lock: bool = False
 
     def all_files(self) -> dict[str, str]:
         """Its files, with the README, .gitignore, Procfile and (unless pyproject.toml
@@ -516,6 +518,7 @@ def create_app():
     },
     drift=("String(200))\n", "String(200))\n    notes: Mapped[str | None]\n"),
     migrates_at_start=True,
+    uv_lock=True,
 )
 
 # (f) A mixed-case package from the Flask 2 years: Flask 2.1, Flask-SQLAlchemy 2.5,

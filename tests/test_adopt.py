@@ -37,6 +37,8 @@ def flask_migrate_project(layout: Layout, path: Path, url: str | None) -> Projec
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text(text)
     project = Project(path, {"DATABASE_URL": url} if url else {})
+    if layout.uv_lock:
+        run([UV, "lock", "--quiet"], path, {})
     run([UV, "venv", "--quiet", ".venv"], path, {})
     run([UV, "pip", "install", "--quiet", "--compile-bytecode", "-r", layout.requirements],
         path, {"VIRTUAL_ENV": ".venv"})  # fmt: skip
@@ -170,6 +172,8 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     assert added.startswith("flask-alembic-runtime @ git+file://") and commit_id in added
     assert packages - after == set()
     doctor = adoption.stdout + adoption.stderr
+    if layout.uv_lock:  # the line is in pyproject.toml: uv.lock is the project's to refresh
+        assert f"pyproject.toml: added {requirement}; run `uv lock` to record it" in doctor
     env_py = f"{layout.migrations_dir}/env.py"
     assert f"{env_py}: now the library's settings file; the project's own is in git" in doctor
     assert f"default: at the head {old_head}" in doctor
@@ -179,27 +183,26 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     else:
         assert "check: the models match the migrations" in doctor
 
-    # Only the migration environment, manage.py and settings were written; the project's
-    # files only gained lines: .gitignore's and the dependency at their ends, and in
-    # pyproject.toml the dependency in its list and [tool.alembic] at the end.
+    # Only the migration environment, manage.py and the answers were written; the project's
+    # files are as they were but for the dependency line at the end of its list, and
+    # .gitignore's lines for migrate's own files (a SQLite lock file, a killed squash's).
     written = changed_files(path)
-    assert written <= adoption_writes(layout) | {"pyproject.toml"}, written
+    assert written <= adoption_writes(layout), written
     for name, content in before.items():
         now = (path / name).read_text()
         if name == ".gitignore":
-            assert now.startswith(content.decode()) and "instance/" in now
+            added = {"*.migration-lock", f"{layout.migrations_dir}/.migrate-*"}
+            assert now.startswith(content.decode())
+            assert set(now[len(content) :].splitlines()[2:]) == added, now
         elif name == layout.requirements == "requirements.txt":
             assert now == content.decode() + requirement + "\n"
         elif name == "pyproject.toml":
-            alembic = now.index("[tool.alembic]")
-            without_dependency = now.replace(f'    "{requirement}",\n', "")
-            assert without_dependency.startswith(content.decode()), "pyproject.toml lost lines"
-            assert f'lint_after = "{old_head}"' in now[alembic:]
+            assert now.replace(f'    "{requirement}",\n', "") == content.decode()
         else:
             assert now == content.decode(), f"{name} changed"
-    # Alembic's settings: in pyproject.toml when the project has one, else in alembic.ini.
-    has_pyproject = "pyproject.toml" in before
-    assert (f"{layout.migrations_dir}/alembic.ini" in written) != has_pyproject
+    # Alembic's settings, lint_after among them, in Flask-Migrate's alembic.ini.
+    ini = (path / layout.migrations_dir / "alembic.ini").read_text()
+    assert f"lint_after = {old_head}" in ini
     assert not (path / "migrations").exists() or layout.migrations_dir == "migrations"
 
     # The old history on the old database, under every command.
@@ -213,8 +216,7 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     assert row_counts(project, layout) == rows
     # lint checks what is written from now on; the history's old drop_column is behind it.
     assert "0 revisions linted, no findings" in project.migrate("lint").stdout
-    settings = [] if has_pyproject else ["-c", f"{layout.migrations_dir}/alembic.ini"]
-    plain = project.run("alembic", *settings, "current")
+    plain = project.run("alembic", "-c", f"{layout.migrations_dir}/alembic.ini", "current")
     assert plain.stdout.strip() == f"{old_head} (head)"
 
     # Deploy scripts that still run `flask db upgrade` keep working on a new revision.
@@ -285,7 +287,7 @@ def test_an_adoption_that_cannot_be_done_stops_first_with_one_line(tmp_path: Pat
     refused = adopt(project, template, layout, *data(layout), ok=False)
     assert failure_line(refused) == (
         "FAILED: flask-alembic-runtime, which the migrations would run on, does not support "
-        "alembic 1.12.1 (supported: >=1.13,<1.21): raise it in pyproject.toml, then adopt "
+        "alembic 1.12.1 (supported: >=1.13,<1.21): uv add 'alembic>=1.13,<1.21', then adopt "
         "again (nothing of the project was changed)"
     )
     assert freeze(project) == packages
