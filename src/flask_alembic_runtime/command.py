@@ -174,13 +174,23 @@ def is_option(argument: str) -> bool:
 
 
 def tokens(argv: list[str]) -> Iterator[list[str]]:
-    """`argv` in groups, as argparse reads it: an option with its value, or one word."""
+    """`argv` in groups, as Flask-Migrate's parser (click) reads it: an option with its
+    value, whatever the value looks like (`-r -1:current`, `-m "-fix"`), or one word."""
     index = 0
     while index < len(argv):
         takes_value = argv[index] in VALUE_OPTIONS or argv[index] in MOVED_OPTIONS
-        size = 2 if takes_value and argv[index + 1 :] and not is_option(argv[index + 1]) else 1
+        size = 2 if takes_value and argv[index + 1 :] else 1
         yield argv[index : index + size]
         index += size
+
+
+def attached(token: list[str]) -> list[str]:
+    """An option and its value as argparse takes a value that looks like an option:
+    `-r-1:current`, `--message=-fix` (argparse refuses `-r -1:current`)."""
+    if len(token) == 2 and is_option(token[1]):
+        option, value = token
+        return [f"{option}={value}" if option.startswith("--") else option + value]
+    return token
 
 
 def alembic_argv(argv: list[str]) -> list[str]:
@@ -199,9 +209,9 @@ def alembic_argv(argv: list[str]) -> list[str]:
         if name in MOVED_OPTIONS and (equals or len(token) == 2):
             token = [MOVED_OPTIONS[name], value if equals else token[1]]
             directory = token[1] if token[0] == "--directory" else directory
-            options += token
+            options += attached(token)
         elif is_option(token[0]):
-            (words if words else options).extend(token)
+            (words if words else options).extend(attached(token))
         else:
             words.append(token[0])
             positional.append(token[0])

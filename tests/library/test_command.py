@@ -130,6 +130,15 @@ def test_alembics_spellings_are_untouched(argv: list[str]) -> None:
         # Options that take a value: what follows is not the command's argument.
         (["-c", "upgrade", "-n", "upgrade", "upgrade"], ["-c", "upgrade", "-n", "upgrade", "upgrade", "head"]),
         (["downgrade", "--tag", "v1", "-x", "a=b"], ["-x", "a=b", "downgrade", "--tag", "v1", "-1"]),
+        # An option's value that looks like an option is its value, as click reads it
+        # (Flask-Migrate), attached so that argparse takes it.
+        (["history", "-r", "-1:current"], ["history", "-r-1:current"]),
+        (["history", "--rev-range", "-3:"], ["history", "--rev-range=-3:"]),
+        (["revision", "-m", "-fix", "--rev-id", "r1"], ["revision", "-m-fix", "--rev-id", "r1"]),
+        (["revision", "-m", "--autogenerate"], ["revision", "-m--autogenerate"]),
+        (["upgrade", "--tag", "--sql"], ["upgrade", "--tag=--sql", "head"]),
+        (["-x", "-v", "heads"], ["-x-v", "heads"]),
+        (["heads", "-d", "-v"], ["--directory=-v", "heads"]),
         # Incomplete options stay where they are, for argparse's error.
         (["upgrade", "-x"], ["upgrade", "-x", "head"]),
         (["-x", "upgrade"], ["-x", "upgrade"]),
@@ -175,6 +184,20 @@ def test_commands_without_a_revision_take_flask_migrates(
     project.write_revision("b1", "a1")
     project.migrate("merge", "-m", "both heads", "--rev-id", "m1")
     assert "Revises: a2, b1" in (project.versions / "m1_both_heads.py").read_text()
+
+
+def test_an_option_value_may_start_with_a_dash(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-m "-fix"` and `-r -1:` are values, as in Flask-Migrate: not argparse's "expected
+    one argument" (exit 2)."""
+    project.migrate("revision", "-m", "-fix", "--rev-id", "d1")
+    assert '"""-fix' in (project.versions / "d1_fix.py").read_text()
+    project.write_revision("d2", "d1")
+    project.migrate("upgrade")
+    capsys.readouterr()
+    project.migrate("history", "-r", "-1:current")
+    assert capsys.readouterr().out == "d1 -> d2 (head), Revision d2\n<base> -> d1, -fix\n"
 
 
 def test_list_templates_has_flask_migrates_name(
