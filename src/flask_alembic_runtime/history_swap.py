@@ -37,6 +37,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from .leftovers import STALE_AFTER, process_running
 from .output import shown
 
 #: The folders a run makes in the migrations folder: a swap (step 1 above), or a squash's
@@ -50,9 +51,6 @@ JOURNAL = "journal.json"
 
 # The file a swap writes once every copy is whole, before the first exchange.
 READY = "ready"
-
-# How old a leftover must be to be removed when its process cannot be checked.
-STALE_AFTER = 3600
 
 # renameat2's and renamex_np's flag for an exchange of two paths.
 RENAME_EXCHANGE = 2
@@ -271,20 +269,6 @@ def atomic_exchange(first: Path, second: Path) -> bool:
         return False  # e.g. a file system that cannot exchange
     if number:
         raise OSError(number, os.strerror(number), str(first), None, str(second))
-    return True
-
-
-def process_running(pid: int, since: float) -> bool:
-    """Whether the process `pid` of this machine still runs; where that cannot be asked
-    (Windows), whether what it made `since` (a time) is younger than an hour."""
-    if os.name != "posix":
-        return time.time() - since < STALE_AFTER
-    try:
-        os.kill(pid, 0)  # signal 0: asks, sends nothing
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
     return True
 
 

@@ -35,7 +35,6 @@ import tarfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING, Any, cast
 
 from alembic import command
@@ -45,6 +44,7 @@ from alembic.util import CommandError
 from .config import command_of, project_root
 from .databases import app_databases, current_databases, sqlalchemy_object, target_metadata
 from .doctor import quiet_config
+from .leftovers import temporary_folder
 from .lint import FAMILIES, INTEGER_BYTES, PARAMETERS, Type, narrows
 from .output import shown
 from .schema import Schema, SchemaObject, describe_schema, scratch_database
@@ -96,8 +96,7 @@ def compat_check(config: Config, ref: str | None) -> None:
     commit = git(top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", fix=unknown)
     described = git(top, "log", "-1", "--format=%h %s", commit)
     config.print_stdout(f"The release running: {ref} ({why}), {described}")
-    with TemporaryDirectory(prefix="rolling-compat-") as folder:
-        old_top = Path(folder)
+    with temporary_folder("compat") as old_top:
         export(top, commit, old_top)
 
         def moved(path: str | Path) -> Path:
@@ -257,8 +256,8 @@ def loader(load_app: Callable[[], Flask] | None, top: Path) -> tuple[str, str, s
 def old_models(top: Path, root: Path, load: tuple[str, str, str], ref: str) -> dict[str, Models]:
     """The old release's models, by database, from its copy (`top`, the project at `root`):
     its app imported by a subprocess with this interpreter (`main`)."""
-    with TemporaryDirectory(prefix="rolling-compat-models-") as folder:
-        output = Path(folder) / "models.json"
+    with temporary_folder("models") as folder:
+        output = folder / "models.json"
         done = subprocess.run(
             [sys.executable, "-m", __name__, str(output), str(top), *load],
             cwd=root,

@@ -3,16 +3,13 @@
 `["column posts.score: FLOAT in the first, DOUBLE in the second"]`.
 """
 
-import hashlib
 import os
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 from uuid import uuid4
 
@@ -23,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import DEFAULT_COMMAND
-from .history_swap import STALE_AFTER, process_running
+from .leftovers import machine, run_over, temporary_folder
 
 # Alembic's own bookkeeping, not part of the schema.
 VERSION_TABLE = "alembic_version"
@@ -162,14 +159,14 @@ def scratch_database(
 ) -> Iterator[Engine]:
     """An empty database of the same kind, on the same server, dropped afterwards.
 
-    SQLite: a temporary file. PostgreSQL, MySQL and MariaDB: a new database created with
+    SQLite: a file in a temporary folder (`temporary_folder`). PostgreSQL, MySQL and MariaDB: a new database created with
     the same credentials (they need the right to CREATE DATABASE), named after the
     machine, the process and the time (`scratch_name`); the scratch databases on the server
     that killed runs left are dropped first, and `say` is told which.
     """
     if beside.dialect.name == "sqlite":
-        with TemporaryDirectory(prefix="scratch-") as folder:
-            engine = create_engine(f"sqlite:///{Path(folder) / 'scratch.db'}")
+        with temporary_folder("scratch") as folder:
+            engine = create_engine(f"sqlite:///{folder / 'scratch.db'}")
             try:
                 yield engine
             finally:
@@ -218,26 +215,11 @@ def scratch_name() -> str:
     return f"scratch_{machine()}_{os.getpid()}_{int(time.time())}_{uuid4().hex[:6]}"
 
 
-def machine() -> str:
-    """This machine (or container) and its processes' namespace, where a pid means the
-    same process, in four characters: a hash of its host name and its pid namespace."""
-    try:
-        namespace = os.readlink("/proc/self/ns/pid")  # Linux: e.g. pid:[4026531836]
-    except OSError:
-        namespace = ""
-    return hashlib.sha256(f"{socket.gethostname()} {namespace}".encode()).hexdigest()[:4]
-
-
 def left_by_a_killed_run(name: str) -> bool:
     """Whether a database is a scratch database whose run is over: made by a process of
     this machine that no longer runs, or, made elsewhere, more than an hour ago."""
     found = SCRATCH_NAME.fullmatch(name)
-    if found is None:
-        return False
-    made_here, pid, made_at = found["machine"] == machine(), int(found["pid"]), int(found["time"])
-    if made_here:
-        return not process_running(pid, made_at)
-    return time.time() - made_at > STALE_AFTER
+    return found is not None and run_over(found["machine"], int(found["pid"]), int(found["time"]))
 
 
 def drop_leftover_scratch(server: Connection, say: Callable[[str], None]) -> None:

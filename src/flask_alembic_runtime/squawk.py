@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from argparse import Namespace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from alembic.util import CommandError
 
 from .compat import copy_config
 from .databases import DEFAULT
+from .leftovers import temporary_folder
 from .lint import Finding, mark_allowed, operations, text, upgrade_functions
 from .revision_files import RevisionFile
 
@@ -116,10 +116,10 @@ def squawk_findings(config: Config, scripts: list[RevisionFile], target: str) ->
     }
     if not parts:
         return []
-    with tempfile.TemporaryDirectory(prefix="lint-") as folder:
+    with temporary_folder("squawk") as folder:
         files = {}
         for (database, revision), lines in parts.items():
-            file = Path(folder, f"{database}.{revision}.sql")
+            file = folder / f"{database}.{revision}.sql"
             file.write_text("\n".join(lines) + "\n")
             files[str(file)] = database, revision
         result = subprocess.run(

@@ -13,7 +13,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from flask_alembic_runtime.history_swap import STALE_AFTER, recover, swap_history
+from flask_alembic_runtime.history_swap import recover, swap_history
+from flask_alembic_runtime.leftovers import STALE_AFTER
 
 from .conftest import REVISION, Project
 

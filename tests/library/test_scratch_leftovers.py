@@ -12,8 +12,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from flask_alembic_runtime import doctor as doctor_module
-from flask_alembic_runtime.history_swap import STALE_AFTER, process_running
-from flask_alembic_runtime.schema import SCRATCH_NAME, machine, scratch_database
+from flask_alembic_runtime.leftovers import STALE_AFTER, machine, process_running
+from flask_alembic_runtime.schema import SCRATCH_NAME, scratch_database
 
 from .conftest import Project
 from .test_history_swap import killed_after
