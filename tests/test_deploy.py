@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+from sqlalchemy import make_url
 
 from helpers import SLOW_ONCE, UV, Project, render, run, tables, values, with_revisions
 from linters import check_jsonschema, hadolint
@@ -109,6 +111,28 @@ def test_container_files_pass_their_linters(tmp_path: Path, variant: str) -> Non
     assert command == ["sh", "start.sh"]
     start = (project / "start.sh").read_text()
     assert start.index("python manage.py migrate upgrade") < start.index("exec gunicorn")
+
+
+@pytest.mark.parametrize("variant", ["postgresql", "mysql"])
+def test_compose_and_env_files_keep_real_credentials_out(tmp_path: Path, variant: str) -> None:
+    """compose.yaml's app connects as its own user, not as the server's superuser; its
+    passwords, and .env.example's URL, say they are for one machine only; git ignores the
+    local settings files (.env, .env.local, .env.production) and keeps the example."""
+    project = render(tmp_path / "project", **VARIANTS[variant])
+    compose = (project / "compose.yaml").read_text()
+    url = make_url(yaml.safe_load(compose)["services"]["app"]["environment"]["DATABASE_URL"])
+    assert url.username not in {"postgres", "root"} and url.username, url
+    assert "Its passwords are for trying on one machine only" in compose
+    example = (project / ".env.example").read_text()
+    assert "This one is for a server on this machine only" in example
+    run(["git", "init", "--quiet"], project, {})
+    local = [".env", ".env.local", ".env.production"]
+    for name in [*local, ".env.example"]:
+        (project / name).touch()
+    ignored = run(["git", "check-ignore", *local, ".env.example"], project, {}, check=False)
+    assert ignored.stdout.split() == local
+    listed = run(["git", "status", "--porcelain", "--untracked-files=all"], project, {}).stdout
+    assert "?? .env.example" in listed.splitlines()
 
 
 @pytest.mark.parametrize("variant", ["defaults", "binds"])
