@@ -62,8 +62,9 @@ MAIN_BRANCHES = ("origin/main", "main", "origin/master", "master")
 WIDENINGS = {("String", "Text"), ("Float", "Double")}
 
 #: What the old release does with one mapped column: whether its INSERTs may leave it out
-#: (nullable, or filled by the database's default, and no Python-side default).
-Models = dict[str, dict[str, bool]]  # table: {column: left out by INSERTs}
+#: (nullable, or filled by the database's default, and no Python-side default), and the
+#: type its model declares, as SQLAlchemy spells it (e.g. "VARCHAR(50)"; None if unknown).
+Models = dict[str, dict[str, tuple[bool, str | None]]]  # table: {column: (left out, type)}
 
 
 @dataclass(frozen=True)
@@ -278,17 +279,32 @@ def old_models(top: Path, root: Path, load: tuple[str, str, str], ref: str) -> d
 def mapped(metadata: MetaData) -> Models:
     """The tables and columns of a MetaData, each column with whether an INSERT from the
     ORM may leave it out: no Python-side default, and nullable or filled by the database's
-    default (a primary key is always given: its value, or the database's counter)."""
+    default (a primary key is always given: its value, or the database's counter); and its
+    declared type."""
     return {
         table.name: {
-            column.name: column.default is None
-            and not column.primary_key
-            and (column.nullable is not False or column.server_default is not None)
+            column.name: (
+                column.default is None
+                and not column.primary_key
+                and (column.nullable is not False or column.server_default is not None),
+                declared_type(column.type),
+            )
             for column in table.columns
         }
         for table in metadata.tables.values()
         if table.schema is None
     }
+
+
+def declared_type(type_: Any) -> str | None:
+    """A model's column type as SQLAlchemy's generic SQL spells it, e.g. "VARCHAR(50)";
+    None for a type only its database can spell."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return str(type_.compile())
+    except (SQLAlchemyError, NotImplementedError):
+        return None
 
 
 def database_breaks(
@@ -349,12 +365,14 @@ def breaks(models: Models, base: Schema, before: Schema, after: Schema) -> list[
         key = SchemaObject("primary key", table)
         primary_key = set(after[key][1]) if key in after else set()
         renamed = set()
-        for column, left_out in columns.items():
+        for column, (left_out, declared) in columns.items():
             name = f"{table}.{column}"
             if column not in now:
                 found.append(gone := column_gone(table, column, was, now))
                 renamed.add(gone.renamed_to)
-            elif column in old and (changed := type_break(name, old[column][0], now[column][0])):
+            elif column in old and (
+                changed := type_break(name, old[column][0], now[column][0], declared)
+            ):
                 found.append(changed)
             if column in now and left_out and now[column][1:] == ("NOT NULL", ""):
                 found.append(
@@ -450,13 +468,17 @@ def parsed_type(spelled: str) -> Type:
     return family, dict(zip(PARAMETERS.get(family, []), numbers, strict=False))
 
 
-def type_break(name: str, old: str, new: str) -> Break | None:
+def type_break(name: str, old: str, new: str, declared: str | None = None) -> Break | None:
     """How a column's type change from `old` to `new` (as the database spells them) breaks
-    the release running; None where every value it writes still fits, read the same."""
+    the release running, whose model declares the type `declared`; None where every value
+    it writes still fits, read the same (a narrowing to the size its model keeps to: the
+    contract step of an expand/contract narrowing)."""
     if old == new:
         return None
     before, after = parsed_type(old), parsed_type(new)
     if narrows(before, after):
+        if declared is not None and not narrows(parsed_type(declared), after):
+            return None
         return Break(
             name,
             "type",

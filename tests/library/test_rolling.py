@@ -2,7 +2,8 @@
 running (a commit) maps users(id, name VARCHAR(200) NOT NULL, email VARCHAR(200) NULL);
 a new revision drops, renames, narrows or tightens what it maps, or adds a NOT NULL column
 without a default: each is one line naming the revision, the column and the
-expand/contract steps, and the command fails. The expand/contract forms pass. The default
+expand/contract steps, and the command fails. The expand/contract forms pass (dropping a
+table or column the models no longer map; narrowing once they keep to the new size). The default
 GIT_REF: where the branch left main, else the commit before the newest revision."""
 
 import subprocess
@@ -35,12 +36,14 @@ db.init_app(app)
 
 EMAIL = "    email = db.Column(db.String(200), nullable=True)"
 
-# users as the first revision makes it; `legacy` is a column the models stopped mapping.
+# users as the first revision makes it; `legacy` is a column the models stopped mapping,
+# `archive` a table they stopped mapping.
 FIRST = (
     'op.create_table("users", sa.Column("id", sa.Integer(), primary_key=True),\n'
     '    sa.Column("name", sa.String(200), nullable=False),\n'
     '    sa.Column("email", sa.String(200), nullable=True),\n'
-    '    sa.Column("legacy", sa.Integer(), nullable=True))'
+    '    sa.Column("legacy", sa.Integer(), nullable=True))\n'
+    'op.create_table("archive", sa.Column("id", sa.Integer(), primary_key=True))'
 )
 
 BATCH = 'with op.batch_alter_table("users") as batch:\n    '
@@ -105,6 +108,14 @@ BREAKING = {
         "users: is dropped, and the release running still queries it",
         "instead, release the code without its model first, then drop users in a later release",
     ),
+    "rename table": (
+        'op.rename_table("users", "people")',
+        "users: is renamed to people, and the release running still queries users",
+        (
+            "instead, create people beside users, write to both and copy the rows, release the "
+            "code that uses people, then drop users in a later release"
+        ),
+    ),
 }
 
 # The expand/contract forms: the release running keeps working.
@@ -119,7 +130,12 @@ SAFE = {
     + 'batch.alter_column("name", nullable=True, existing_type=sa.String(200))',
     "new table with a NOT NULL column": 'op.create_table("tags", sa.Column("id", sa.Integer(), '
     'primary_key=True), sa.Column("label", sa.String(20), nullable=False))',
+    "drop a table the models no longer map": 'op.drop_table("archive")',
 }
+
+# The contract step of a narrowing: the release running already keeps to the new size
+# (its model says VARCHAR(50), the column is still VARCHAR(200)); the new revision narrows.
+NAME_OF_50 = "    name = db.Column(db.String(50), nullable=False)"
 
 FAILED = (
     "FAILED: 1 change in 1 new revision would break the release running ({ref}) during a "
@@ -206,6 +222,27 @@ def test_the_expand_contract_forms_pass(
         "1 new revision checked against the models of " + ref + ": the release running keeps "
         "working",
     ]
+
+
+def test_narrowing_once_the_release_running_keeps_to_the_new_size_passes(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project.root)
+    models = WSGI.format(columns=EMAIL).replace(
+        "    name = db.Column(db.String(200), nullable=False)", NAME_OF_50
+    )
+    assert NAME_OF_50 in models
+    (project.root / "wsgi.py").write_text(models)
+    (project.root / ".gitignore").write_text("*.db\n__pycache__/\ninstance/\n")
+    project.write_revision("first", None, FIRST)
+    git(project.root, "init", "--quiet", "--initial-branch=main")
+    git(project.root, "add", "--all")
+    git(project.root, "commit", "--quiet", "-m", "The release running")
+    project.write_revision("second", "first", BREAKING["narrowed type"][0])
+    ref = git(project.root, "rev-parse", "HEAD")[:12]
+    assert compat(project, capsys)[-1] == (
+        f"1 new revision checked against the models of {ref}: the release running keeps working"
+    )
 
 
 def test_on_main_the_release_is_the_commit_before_the_newest_revision(
