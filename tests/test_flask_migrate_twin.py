@@ -165,8 +165,8 @@ SCENARIO = [
     step("show", "age1"),
     step("edit", "age1", env=EDITOR),
     step("history", "-r", "-1:current"),  # a value that starts with a dash is -r's
+    step("downgrade", "--", "-1"),  # Flask-Migrate's spelling of a relative revision
     step("downgrade"),  # -1
-    step("downgrade"),
     step("downgrade"),  # nothing left to downgrade: exit 1
     step("upgrade", "--sql", "--tag", "t1"),
     step("upgrade", "-d", "migrations"),
