@@ -26,6 +26,14 @@ RULES = {
             ),
         ],
     ),
+    "unnamed-constraint": (
+        'op.create_unique_constraint(None, "users", ["email"])',
+        'op.drop_constraint(None, "users", type_="unique")',
+        [
+            'op.create_unique_constraint("uq_users_email", "users", ["email"])',
+            'op.create_unique_constraint(op.f("uq_users_email"), "users", ["email"])',
+        ],
+    ),
     "narrowed-type": (
         'op.alter_column("posts", "title", existing_type=sa.String(200), type_=sa.String(50))',
         "pass",

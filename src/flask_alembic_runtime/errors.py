@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from .config import DEFAULT_COMMAND
 from .output import shown
 from .revision_files import (
+    UNNAMED_DROP,
     failing_line,
     history_problem,
     syntax_error_line,
@@ -84,8 +85,10 @@ def revision_file_line(error: Exception, config: Config) -> str | None:
         locations = version_locations(config)
     except CommandError:  # no usable settings: the error itself says more
         return None
-    known = isinstance(error, SQLAlchemyError | CommandError)  # their own line is better
-    if not known and (line := failing_line(error, locations)):
+    # A database's or Alembic's own message is better than the file's line, unless the
+    # line names the fix.
+    known = isinstance(error, SQLAlchemyError | CommandError)
+    if (line := failing_line(error, locations)) and (not known or UNNAMED_DROP.search(line)):
         return line
     frames = traceback.extract_tb(error.__traceback__)
     if any(ALEMBIC_SCRIPT in frame.filename for frame in frames):

@@ -96,6 +96,11 @@ class Operation:
     keywords: dict[str, ast.expr]
     line: int
     owner: str  # "op", or the batch's variable: how to write the fix
+    first: ast.expr | None = None  # the call's first argument, as written
+
+    def unnamed(self) -> bool:
+        """Whether it creates a constraint with None for its name."""
+        return isinstance(self.first, ast.Constant) and self.first.value is None
 
 
 def text(node: ast.AST | None) -> str | None:
@@ -129,7 +134,8 @@ def operations(function: ast.FunctionDef) -> list[Operation]:
             table, args = batches[owner], node.args
         else:
             continue
-        found.append(Operation(node.func.attr, table, args, keywords, node.lineno, owner))
+        first = node.args[0] if node.args else None
+        found.append(Operation(node.func.attr, table, args, keywords, node.lineno, owner, first))
     return sorted(found, key=lambda operation: operation.line)
 
 
@@ -193,6 +199,14 @@ def rename_fix(drop: Operation, new_name: str | None) -> str:
     return f'{drop.owner}.alter_column({table}"{text(drop.args[0])}", new_column_name="{new_name}")'
 
 
+#: The operations that create a constraint under the name given first, by what they make.
+NAMED_CONSTRAINTS = {
+    "create_unique_constraint": "unique constraint",
+    "create_foreign_key": "foreign key",
+    "create_check_constraint": "check constraint",
+}
+
+
 def check_function(
     path: Path, upgrade: ast.FunctionDef, downgrade: ast.FunctionDef | None
 ) -> list[Finding]:
@@ -253,6 +267,14 @@ def check_function(
             message = (
                 f"{table}.{name} narrows from {shown_type(old)} to {shown_type(new)}: "
                 "values that do not fit fail or are cut"
+            )
+        elif operation.name in NAMED_CONSTRAINTS and operation.unnamed():
+            on = operation.table or text(operation.args[0] if operation.args else None)
+            rule = "unnamed-constraint"
+            message = (
+                f"a {NAMED_CONSTRAINTS[operation.name]} on {on} is created with no name: the "
+                "database picks one, which drop_constraint(None) cannot name; name it, or give "
+                "the models' MetaData a naming_convention"
             )
         else:
             continue

@@ -215,7 +215,8 @@ def cycle_problem(files: dict[str, RevisionFile]) -> str | None:
 
 def failing_line(error: BaseException, locations: Sequence[Path]) -> str | None:
     """Where in a revision file `error` was raised (importing it, or running its code), as
-    `file:line: Type: message`; None when no revision file's code raised it."""
+    `file:line: Type: message`, or with the fix for a step it knows; None when no revision
+    file's code raised it."""
     folders = {location.resolve() for location in locations}
     frames = [
         frame
@@ -226,7 +227,18 @@ def failing_line(error: BaseException, locations: Sequence[Path]) -> str | None:
         return None
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     where = f"{shown(frames[-1].filename)}:{frames[-1].lineno}"
+    if UNNAMED_DROP.search(frames[-1].line or ""):
+        return (
+            f"{where}: drop_constraint(None, ...) names no constraint (autogenerate writes "
+            "None where the models leave one unnamed): write the name the database gave it, "
+            "then run this again"
+        )
     return f"{where}: {type(error).__name__}{': ' if message else ''}{message}"
+
+
+#: A step that drops a constraint by no name, as autogenerate writes it for one the models
+#: left unnamed (without a naming convention): the database cannot be told which.
+UNNAMED_DROP = re.compile(r"drop_constraint\(\s*None\b")
 
 
 def new_id_problem(rev_id: str, locations: Sequence[Path]) -> str | None:

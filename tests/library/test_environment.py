@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, inspect, text
 from flask_alembic_runtime.command import run_alembic
 from flask_alembic_runtime.databases import current_databases, sqlalchemy_object
 from flask_alembic_runtime.environment import take_database_argument
+from flask_alembic_runtime.output import shown
 
 from .conftest import Project
 
@@ -662,3 +663,35 @@ def test_a_table_already_there_that_the_app_did_not_create_is_not_blamed_on_it(
     project.execute("CREATE TABLE users (id INTEGER)")
     message = project.failure("upgrade", in_app_context=False)
     assert "already exists" in message and "as it started" not in message
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("kind", ["mysql", "postgresql"])
+def test_a_constraint_dropped_by_no_name_is_named_as_the_fix(
+    server_database: Callable[..., str], project: Project, kind: str
+) -> None:
+    """Autogenerate writes `drop_constraint(None, ...)` for a unique constraint the models
+    left unnamed; the downgrade fails in one line naming the step and the fix, the database
+    still at its revision. Named as the database named it, the downgrade runs."""
+    project.make_app(default=server_database(kind))
+    notes_revision(project)
+    revision = project.write_revision(
+        "a2",
+        "a1",
+        'op.create_unique_constraint("notes_id_key", "notes", ["id"])',
+        'op.drop_constraint(None, "notes", type_="unique")',
+    )
+    project.migrate("upgrade")
+    message = project.failure("downgrade", "-1")
+    line = 1 + next(
+        n for n, text in enumerate(revision.read_text().splitlines()) if "None," in text
+    )
+    assert message == (
+        f"FAILED: {shown(revision)}:{line}: "
+        "drop_constraint(None, ...) names no constraint (autogenerate writes None where the "
+        "models leave one unnamed): write the name the database gave it, then run this again"
+    )
+    assert project.versions_in() == ["a2"]
+    revision.write_text(revision.read_text().replace("None, ", '"notes_id_key", '))
+    project.migrate("downgrade", "-1")
+    assert project.versions_in() == ["a1"]

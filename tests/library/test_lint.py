@@ -372,3 +372,17 @@ def test_the_post_write_hook_checks_a_file_without_importing_alembic(tmp_path: P
     )
     assert "drop-column" in result.stdout
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_an_unnamed_constraint_in_a_batch_is_flagged_with_its_table(
+    linted: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As Flask-Migrate's autogenerate writes it (render_as_batch)."""
+    write_case(
+        linted,
+        'with op.batch_alter_table("books") as batch_op:\n'
+        '    batch_op.create_unique_constraint(None, ["title"])',
+        "pass",
+    )
+    finding, _ = refused(linted, capsys, "lint")
+    assert "unnamed-constraint: a unique constraint on books is created with no name" in finding
