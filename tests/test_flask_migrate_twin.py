@@ -145,7 +145,7 @@ SCENARIO = [
     step("check"),  # the database is not up to date
     step("-x", "lock_timeout=60", "upgrade", "--sql"),  # -x before the command
     step("upgrade"),
-    step("check"),
+    step("check", "-d", "migrations"),
     step("current"),
     step("-d", "migrations", "current"),
     step("heads"),
@@ -163,7 +163,7 @@ SCENARIO = [
     step("upgrade", "-x", "lock_timeout=60", "--x-arg", "lock=on"),
     step("-x", "lock_timeout=60", "migrate", "-m", "nothing new either"),  # no file
     step("show", "age1"),
-    step("edit", "age1", env=EDITOR),
+    step("edit", "-d", "migrations", "age1", env=EDITOR),
     step("history", "-r", "-1:current"),  # a value that starts with a dash is -r's
     step("downgrade", "--", "-1"),  # Flask-Migrate's spelling of a relative revision
     step("downgrade"),  # -1
