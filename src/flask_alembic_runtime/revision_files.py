@@ -7,6 +7,8 @@ commands that only read the files (`lint`).
 from __future__ import annotations
 
 import ast
+import itertools
+import linecache
 import re
 import traceback
 from collections.abc import Iterable, Sequence
@@ -227,13 +229,27 @@ def failing_line(error: BaseException, locations: Sequence[Path]) -> str | None:
         return None
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     where = f"{shown(frames[-1].filename)}:{frames[-1].lineno}"
-    if UNNAMED_DROP.search(frames[-1].line or ""):
+    if UNNAMED_DROP.search(statement(frames[-1].filename, frames[-1].lineno or 0)):
         return (
             f"{where}: drop_constraint(None, ...) names no constraint (autogenerate writes "
             "None where the models leave one unnamed): write the name the database gave it, "
             "then run this again"
         )
     return f"{where}: {type(error).__name__}{': ' if message else ''}{message}"
+
+
+def statement(path: str, lineno: int) -> str:
+    """The source of the statement at `lineno` of a file, with the block it opens: a batch's
+    steps run as its `with op.batch_alter_table(...)` ends, which is the line a traceback
+    shows."""
+    lines = linecache.getlines(path)[lineno - 1 :]
+    if not lines:
+        return ""
+    indent = len(lines[0]) - len(lines[0].lstrip())
+    block = itertools.takewhile(
+        lambda line: not line.strip() or len(line) - len(line.lstrip()) > indent, lines[1:]
+    )
+    return "".join([lines[0], *block])
 
 
 #: A step that drops a constraint by no name, as autogenerate writes it for one the models

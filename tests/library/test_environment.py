@@ -665,33 +665,43 @@ def test_a_table_already_there_that_the_app_did_not_create_is_not_blamed_on_it(
     assert "already exists" in message and "as it started" not in message
 
 
+# A downgrade step that drops a unique constraint by no name, as autogenerate writes it:
+# plain, or in a batch (Flask-Migrate's render_as_batch), whose steps run as the batch ends.
+UNNAMED_DROPS = {
+    "plain": 'op.drop_constraint(None, "notes", type_="unique")',
+    "batch": (
+        'with op.batch_alter_table("notes") as batch_op:\n'
+        '    batch_op.drop_constraint(None, type_="unique")'
+    ),
+}
+
+
 @pytest.mark.server
+@pytest.mark.parametrize("form", UNNAMED_DROPS)
 @pytest.mark.parametrize("kind", ["mysql", "postgresql"])
 def test_a_constraint_dropped_by_no_name_is_named_as_the_fix(
-    server_database: Callable[..., str], project: Project, kind: str
+    server_database: Callable[..., str], project: Project, kind: str, form: str
 ) -> None:
-    """Autogenerate writes `drop_constraint(None, ...)` for a unique constraint the models
-    left unnamed; the downgrade fails in one line naming the step and the fix, the database
-    still at its revision. Named as the database named it, the downgrade runs."""
+    """The downgrade fails in one line naming the step (the line a traceback shows) and the
+    fix, the database still at its revision. Named as the database named it, it runs."""
     project.make_app(default=server_database(kind))
     notes_revision(project)
     revision = project.write_revision(
         "a2",
         "a1",
         'op.create_unique_constraint("notes_id_key", "notes", ["id"])',
-        'op.drop_constraint(None, "notes", type_="unique")',
+        UNNAMED_DROPS[form],
     )
     project.migrate("upgrade")
     message = project.failure("downgrade", "-1")
-    line = 1 + next(
-        n for n, text in enumerate(revision.read_text().splitlines()) if "None," in text
-    )
+    lines = revision.read_text().splitlines()
+    line = 1 + lines.index("    " + UNNAMED_DROPS[form].splitlines()[0])
     assert message == (
         f"FAILED: {shown(revision)}:{line}: "
         "drop_constraint(None, ...) names no constraint (autogenerate writes None where the "
         "models leave one unnamed): write the name the database gave it, then run this again"
     )
     assert project.versions_in() == ["a2"]
-    revision.write_text(revision.read_text().replace("None, ", '"notes_id_key", '))
+    revision.write_text(revision.read_text().replace("(None, ", '("notes_id_key", '))
     project.migrate("downgrade", "-1")
     assert project.versions_in() == ["a1"]
