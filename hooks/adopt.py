@@ -7,8 +7,9 @@ line and undoes what Copier wrote. Else it adds what the project lacks and chang
 it has:
 - the template's .gitignore lines for migrate's own files (a SQLite database's lock file,
   what a killed squash leaves), where the project's .gitignore lacks them;
-- Alembic's settings, in MIGRATIONS_DIR/alembic.ini (Flask-Migrate's file): what plain
-  `alembic -c` needs, and `lint_after`, the head at adoption;
+- Alembic's settings, in the project's own file (a root alembic.ini that `alembic init`
+  wrote, else MIGRATIONS_DIR/alembic.ini, Flask-Migrate's): what plain `alembic` needs,
+  and `lint_after`, the head at adoption;
 - an empty versions/ folder when there is none;
 - flask-alembic-runtime's line in the project's dependencies (pyproject.toml,
   requirements.in or requirements.txt), nothing else in them rewritten.
@@ -21,6 +22,7 @@ Run by hand from the project root:
 """
 
 import argparse
+import configparser
 import json
 import os
 import re
@@ -35,10 +37,13 @@ from typing import NoReturn
 from progress import run, say, skipped
 from setup_env import can_import, python_in
 
-# What MIGRATIONS_DIR/alembic.ini needs so that plain `alembic -c .../alembic.ini` runs
-# (Flask-Migrate sets script_location itself, and goes on doing so); the project root is
-# as many folders up as MIGRATIONS_DIR is deep.
-INI_SETTINGS = {"script_location": "%(here)s", "prepend_sys_path": "%(here)s{up}"}
+# What the settings file needs so that plain `alembic` runs (Flask-Migrate sets
+# script_location itself, and goes on doing so): the environment's folder and the project
+# root, from the file's own folder.
+INI_SETTINGS = {
+    "script_location": "%(here)s{to_environment}",
+    "prepend_sys_path": "%(here)s{to_root}",
+}
 
 # The files Copier renders into MIGRATIONS_DIR, and its record of the answers.
 RENDERED = ("env.py", "script.py.mako", "README")
@@ -100,10 +105,17 @@ def add_gitignore_lines(template_gitignore: Path, gitignore: Path, migrations_di
     say(f".gitignore: added {', '.join(missing)}")
 
 
+def settings_file(project: Path, migrations_dir: str) -> str:
+    """Where the project keeps Alembic's settings: the alembic.ini `alembic init` wrote at
+    its root, else the environment's (Flask-Migrate's file)."""
+    return "alembic.ini" if (project / "alembic.ini").is_file() else f"{migrations_dir}/alembic.ini"
+
+
 def add_alembic_settings(project: Path, migrations_dir: str) -> None:
-    """Give Alembic its settings in the environment's alembic.ini (Flask-Migrate's file),
-    so that nothing outside the migration environment changes but the dependency line."""
-    ini = project / migrations_dir / "alembic.ini"
+    """Give Alembic the settings it lacks in the project's own settings file, so that
+    nothing outside the migration environment changes but the dependency line."""
+    name = settings_file(project, migrations_dir)
+    ini = project / name
     text = ini.read_text() if ini.exists() else "[alembic]\n"
     if not re.search(r"^\[alembic\]", text, flags=re.MULTILINE):
         text = "[alembic]\n\n" + text
@@ -111,10 +123,33 @@ def add_alembic_settings(project: Path, migrations_dir: str) -> None:
     missing = [key for key in INI_SETTINGS if not re.search(rf"^{key}\s*=", text, re.MULTILINE)]
     if not missing:
         return
-    up = "/.." * len(Path(migrations_dir).parts)
-    lines = "".join(f"{key} = {INI_SETTINGS[key].format(up=up)}\n" for key in missing)
+    at_root = ini.parent == project
+    paths = {
+        "to_environment": f"/{migrations_dir}" if at_root else "",
+        "to_root": "" if at_root else "/.." * len(Path(migrations_dir).parts),
+    }
+    lines = "".join(f"{key} = {INI_SETTINGS[key].format(**paths)}\n" for key in missing)
     ini.write_text(text[: section.end()] + lines + text[section.end() :])
-    say(f"{migrations_dir}/alembic.ini: added {', '.join(missing)}")
+    say(f"{name}: added {', '.join(missing)}")
+
+
+def refuse_other_script_location(copied: Copied) -> None:
+    """Stop when a root alembic.ini names another environment than MIGRATIONS_DIR."""
+    ini = copied.project / "alembic.ini"
+    if not ini.is_file():
+        return
+    parser = configparser.ConfigParser(defaults={"here": str(copied.project)})
+    parser.read(ini)
+    location = parser.get("alembic", "script_location", fallback=None)
+    if location is None or ":" in location.replace(str(copied.project), ""):
+        return  # none, or a package resource (`pkg:migrations`)
+    path = (copied.project / location).resolve()
+    if path != (copied.project / copied.migrations_dir).resolve():
+        named = Path(os.path.relpath(path, copied.project.resolve())).as_posix()
+        copied.refuse(
+            f"alembic.ini's script_location names {named}/, not {copied.migrations_dir}/: "
+            f"adopt it again with --data migrations_dir={named}"
+        )
 
 
 def environments(project: Path) -> list[Path]:
@@ -338,7 +373,8 @@ def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> No
     revisions = [line.split()[0] for line in heads.splitlines() if line.strip()]
     if len(revisions) != 1:
         return  # no history yet, or several heads: lint checks everything
-    path = project / migrations_dir / "alembic.ini"
+    shown = settings_file(project, migrations_dir)
+    path = project / shown
     text = path.read_text()
     if re.search(r"^lint_after\s*=", text, flags=re.MULTILINE):
         return
@@ -350,7 +386,6 @@ def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> No
     if section is None:
         return
     path.write_text(text[: section.end()] + line + text[section.end() :])
-    shown = f"{migrations_dir}/alembic.ini"
     say(f"{shown}: lint_after = {revisions[0]} (`migrate lint base:heads` lints all)")
 
 
@@ -383,6 +418,7 @@ def main() -> None:
     project = Path.cwd()
     copied = Copied(project, options.migrations_dir, options.answers_file)
     refuse_second_environment(copied)
+    refuse_other_script_location(copied)
     point_to_replaced_env(project, options.migrations_dir)
     python = project_python(project) if options.prove else None
     ranges = supported_ranges(options.template / "pyproject.toml")

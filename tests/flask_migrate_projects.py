@@ -40,6 +40,9 @@ class Layout:
     steps: list[tuple[str, str]]
     # FLASK_APP, as the project's .flaskenv or docs set it.
     flask_app: str
+    # The app's location the adoption is given (`--data app_module=`), as `flask --app`
+    # takes it; None: the README's command as it is, which finds it from .flaskenv.
+    app_answer: str | None = None
     # Tables and the rows the project's database holds, inserted after the history.
     rows: dict[str, str] = field(default_factory=dict)
     # What the project calls its SQLAlchemy object.
@@ -56,6 +59,9 @@ class Layout:
     customised_env: tuple[str, str] | None = None
     # Whether uv.lock records the pins of its pyproject.toml (`uv lock`).
     uv_lock: bool = False
+    # Whether it runs plain Alembic (`alembic init`: alembic.ini at its root, and an env.py
+    # its team pointed to the app) instead of Flask-Migrate.
+    plain_alembic: bool = False
 
     def all_files(self) -> dict[str, str]:
         """Its files, with the README, .gitignore, Procfile and (unless pyproject.toml
@@ -69,6 +75,11 @@ class Layout:
             ".flaskenv": f"FLASK_APP={self.flask_app}\n",
             **self.files,
         }
+
+    @property
+    def settings_ini(self) -> str:
+        """Its Alembic settings file: `alembic init`'s at the root, or Flask-Migrate's."""
+        return "alembic.ini" if self.plain_alembic else f"{self.migrations_dir}/alembic.ini"
 
     @property
     def requirements(self) -> str:
@@ -188,7 +199,7 @@ class Post(db.Model):
         ),
         (
             "index=True)\n",
-            "index=True)\n    score: so.Mapped[float] = so.mapped_column(default=0.0)\n",
+            "index=True)\n    score: so.Mapped[float] = so.mapped_column(server_default='0')\n",
         ),
     ],
     rows={
@@ -349,6 +360,7 @@ MODELS_PACKAGE = Layout(
     app_module="library",
     app_style="factory",
     flask_app="library",
+    app_answer="library:create_app",
     files={
         "pyproject.toml": """\
 [tool.pytest.ini_options]
@@ -440,6 +452,7 @@ IN_PACKAGE = Layout(
     app_module="tracker.run",
     app_style="factory",
     flask_app="tracker.run:create_app",
+    app_answer="tracker.run",
     migrations_dir="tracker/migrations",
     files={
         "pyproject.toml": """\
@@ -529,6 +542,7 @@ LEGACY = Layout(
     app_module="AppName",
     app_style="factory",
     flask_app="AppName",
+    app_answer="AppName",
     pins="""\
 flask==2.1.3
 werkzeug==2.1.2
@@ -597,6 +611,63 @@ class Visit(db.Model):
     ),
 )
 
+# (h) Plain Alembic, no Flask-Migrate: `alembic init alembic` wrote alembic.ini at the root
+# (its script_location names alembic/), and the team's env.py makes the app for its URL and
+# models; revisions by `alembic revision --autogenerate`.
+PLAIN_ALEMBIC = Layout(
+    name="blog",
+    app_module="blog",
+    app_style="factory",
+    flask_app="blog",
+    migrations_dir="alembic",
+    plain_alembic=True,
+    pins=OLD_PINS.replace("flask-migrate==4.0.7\n", ""),
+    files={
+        "blog/__init__.py": """\
+import os
+
+from flask import Flask
+
+from blog.models import db
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    db.init_app(app)
+    return app
+""",
+        "blog/models.py": """\
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class Post(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    body = db.Column(db.Text, nullable=False)
+""",
+    },
+    models="blog/models.py",
+    steps=[
+        ("nullable=False)\n", "nullable=False)\n    title = db.Column(db.String(100))\n"),
+        (
+            "db.String(100))\n",
+            """db.String(100))
+
+
+class Comment(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    post_id = db.Column(db.Integer, db.ForeignKey("post.id"), nullable=False)
+""",
+        ),
+    ],
+    rows={
+        "post": "INSERT INTO post (id, body, title) VALUES (1, 'hello', 'First')",
+        "comment": "INSERT INTO comment (id, post_id) VALUES (1, 1)",
+    },
+)
+
 LAYOUTS = {
     "tutorial": TUTORIAL,
     "extensions": EXTENSIONS,
@@ -604,4 +675,5 @@ LAYOUTS = {
     "models_package": MODELS_PACKAGE,
     "in_package": IN_PACKAGE,
     "legacy": LEGACY,
+    "plain_alembic": PLAIN_ALEMBIC,
 }

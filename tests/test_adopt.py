@@ -24,10 +24,13 @@ from helpers import (
 
 def adoption_writes(layout: Layout) -> set[str]:
     """Files an adoption may write or change; everything else is the project's."""
-    environment = {"README", "env.py", "script.py.mako", "alembic.ini"}
-    return {".copier-answers.yml", ".gitignore", "manage.py", layout.requirements} | {
-        f"{layout.migrations_dir}/{name}" for name in environment
-    }
+    environment = {"README", "env.py", "script.py.mako"}
+    written = {".copier-answers.yml", ".gitignore", "manage.py", layout.requirements}
+    return (
+        {layout.settings_ini}
+        | written
+        | {f"{layout.migrations_dir}/{name}" for name in environment}
+    )
 
 
 def flask_migrate_project(layout: Layout, path: Path, url: str | None) -> Project:
@@ -42,7 +45,12 @@ def flask_migrate_project(layout: Layout, path: Path, url: str | None) -> Projec
     run([UV, "venv", "--quiet", ".venv"], path, {})
     run([UV, "pip", "install", "--quiet", "--compile-bytecode", "-r", layout.requirements],
         path, {"VIRTUAL_ENV": ".venv"})  # fmt: skip
-    project.run("flask", "db", "init")
+    if layout.plain_alembic:
+        project.run("alembic", "init", layout.migrations_dir)
+        env_py = path / layout.migrations_dir / "env.py"
+        env_py.write_text(env_py.read_text().replace("target_metadata = None", PLAIN_ENV))
+    else:
+        project.run("flask", "db", "init")
     if layout.customised_env:
         env_py = path / layout.migrations_dir / "env.py"
         assert layout.customised_env[0] in env_py.read_text()
@@ -53,8 +61,12 @@ def flask_migrate_project(layout: Layout, path: Path, url: str | None) -> Projec
             old, new = edit
             assert old in models.read_text(), f"{old!r} not in {layout.models}"
             models.write_text(models.read_text().replace(old, new, 1))
-        project.run("flask", "db", "migrate", "-m", f"step {step}")
-        project.run("flask", "db", "upgrade")
+        if layout.plain_alembic:
+            project.run("alembic", "revision", "--autogenerate", "-m", f"step {step}")
+            project.run("alembic", "upgrade", "head")
+        else:
+            project.run("flask", "db", "migrate", "-m", f"step {step}")
+            project.run("flask", "db", "upgrade")
     for insert in layout.rows.values():
         app_sql(project, layout, insert)
     if layout.drift:
@@ -62,6 +74,22 @@ def flask_migrate_project(layout: Layout, path: Path, url: str | None) -> Projec
     run(["git", "init", "--quiet"], path, {})
     commit(path, "A Flask-Migrate project")
     return project
+
+
+# What a team using plain Alembic writes in the env.py `alembic init` gave it: the app's
+# database and models.
+PLAIN_ENV = """\
+from blog import create_app, db
+
+app = create_app()
+config.set_main_option("sqlalchemy.url", app.config["SQLALCHEMY_DATABASE_URI"])
+target_metadata = db.metadata"""
+
+
+def current_revision(project: Project, layout: Layout) -> str:
+    """The database's revision, as the project's own tool shows it before the adoption."""
+    command = ("alembic",) if layout.plain_alembic else ("flask", "db")
+    return project.run(*command, "current").stdout.split()[0]
 
 
 # Runs one statement through the app's own engine, whatever database the project uses,
@@ -95,6 +123,12 @@ def row_counts(project: Project, layout: Layout) -> dict[str, str]:
     }
 
 
+def revisions_before(project: Project, revision: str) -> str:
+    """The revision `revision` revises, as `migrate show` names it."""
+    shown = project.migrate("show", revision).stdout
+    return re.search(r"^Parent: (\S+)$", shown, flags=re.MULTILINE)[1]
+
+
 def changed_files(path: Path) -> set[str]:
     """Files git sees added or changed since the last commit."""
     status = run(["git", "status", "--porcelain", "--untracked-files=all"], path, {}).stdout
@@ -105,8 +139,9 @@ def adopt(
     project: Project, template: Path, layout: Layout, *data: str, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """The README's adoption command, run in the project's root."""
-    args = [COPIER, "copy", "--trust", "--defaults", "--overwrite", "--data", "adopt=true",
-            "--data", f"app_module={layout.app_module}"]  # fmt: skip
+    args = [COPIER, "copy", "--trust", "--defaults", "--overwrite", "--data", "adopt=true"]
+    if layout.app_answer is not None:
+        args += ["--data", f"app_module={layout.app_answer}"]
     for answer in data:
         args += ["--data", answer]
     result = run([*args, template, "."], project.path, project.environment(), check=False)
@@ -123,6 +158,7 @@ LAYOUT_DATABASES = [
     pytest.param("in_package", "postgresql", id="in_package-postgresql", marks=pytest.mark.server),
     pytest.param("legacy", "sqlite", id="legacy-sqlite"),
     pytest.param("legacy", "postgresql", id="legacy-postgresql", marks=pytest.mark.server),
+    pytest.param("plain_alembic", "sqlite", id="plain_alembic-sqlite"),
 ]
 
 
@@ -142,7 +178,7 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
         else server_database(database).replace("postgresql://", postgresql_scheme(layout))
     )  # fmt: skip
     project = flask_migrate_project(layout, path, url)
-    old_head = project.run("flask", "db", "current").stdout.split()[0]
+    old_head = current_revision(project, layout)
     versions = path / layout.migrations_dir / "versions"
     revisions = sorted(p.stem.split("_")[0] for p in versions.glob("*.py"))
     assert len(revisions) == 3
@@ -200,8 +236,8 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
             assert now.replace(f'    "{requirement}",\n', "") == content.decode()
         else:
             assert now == content.decode(), f"{name} changed"
-    # Alembic's settings, lint_after among them, in Flask-Migrate's alembic.ini.
-    ini = (path / layout.migrations_dir / "alembic.ini").read_text()
+    # Alembic's settings, lint_after among them, in the project's own settings file.
+    ini = (path / layout.settings_ini).read_text()
     assert f"lint_after = {old_head}" in ini
     assert not (path / "migrations").exists() or layout.migrations_dir == "migrations"
 
@@ -214,9 +250,24 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     if layout.drift:
         assert "FAILED: the models differ from the migrations (add_column" in check.stderr
     assert row_counts(project, layout) == rows
+    # One revision back and forth, as a rollback does (Flask-Migrate's `downgrade` default);
+    # the rows of a table the last revision made go with it.
+    [head_file] = versions.glob(f"{old_head}_*.py")
+    if "drop_constraint(None" in head_file.read_text():
+        # Autogenerate left a unique constraint unnamed (models_package): one line names the
+        # step and the fix, the database stays; MySQL named it after its column.
+        refused = project.migrate("downgrade", ok=False)
+        assert "drop_constraint(None, ...) names no constraint" in refused.stderr
+        assert project.migrate("current").stdout.strip() == f"{old_head} (head)"
+        head_file.write_text(head_file.read_text().replace("(None,", "('title',"))
+    back = project.migrate("downgrade")
+    assert f"Running downgrade {old_head} -> {revisions_before(project, old_head)}" in back.stderr
+    project.migrate("upgrade")
+    assert project.migrate("current").stdout.strip() == f"{old_head} (head)"
+    project.migrate("check", ok=not layout.drift)
     # lint checks what is written from now on; the history's old drop_column is behind it.
     assert "0 revisions linted, no findings" in project.migrate("lint").stdout
-    plain = project.run("alembic", "-c", f"{layout.migrations_dir}/alembic.ini", "current")
+    plain = project.run("alembic", "-c", layout.settings_ini, "current")
     assert plain.stdout.strip() == f"{old_head} (head)"
 
     # Deploy scripts that still run `flask db upgrade` keep working on a new revision.
@@ -252,13 +303,14 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
     readme.write_text(readme.read_text() + "Changed in v2.\n")
     release(template, "v2")
     run([COPIER, "update", "--trust", "--defaults", "--skip-answered"], path, {})
-    assert (path / "migrations" / "env.py").read_text().endswith("# A fix from v2.\n")
+    env_py = path / layout.migrations_dir / "env.py"
+    assert env_py.read_text().endswith("# A fix from v2.\n")
     updated = {p for p in own if p.read_bytes() != own[p]}
     assert {str(p.relative_to(path)) for p in updated} == {
-        "migrations/env.py",
+        f"{layout.migrations_dir}/env.py",
         ".copier-answers.yml",
     }
-    assert not re.search(r"^<<<<<<<", (path / "migrations" / "env.py").read_text(), re.MULTILINE)
+    assert not re.search(r"^<<<<<<<", env_py.read_text(), re.MULTILINE)
     project.migrate("check")
 
 
@@ -314,10 +366,15 @@ def test_a_database_built_by_create_all_and_stamped_is_named_with_its_way_out(
         "python", "-c", "from app import app, db; app.app_context().push(); db.create_all()"
     )
     project.run("flask", "db", "stamp", "head")
+    for insert in layout.rows.values():
+        app_sql(project, layout, insert)
     commit(path, "Pinned notes, built by create_all()")
     template = template_repository(tmp_path / "template")
+    packages = freeze(project)
 
     proof = adopt(project, template, layout, ok=False)
+    [added] = freeze(project) - packages
+    assert added.startswith("flask-alembic-runtime @ git+file://")
     assert (
         "default: PROBLEM the database is what the models build (db.create_all()), recorded "
         "at a revision its history does not build"
@@ -333,6 +390,12 @@ def test_a_database_built_by_create_all_and_stamped_is_named_with_its_way_out(
     doctor = project.migrate("doctor").stdout
     assert "check: the models match the migrations" in doctor
     assert "the history replayed on a scratch database gives its schema" in doctor
+    head = project.migrate("heads").stdout.split()[0]
+    assert "pinned notes" in project.migrate("history").stdout
+    project.migrate("downgrade")
+    project.migrate("upgrade")
+    assert project.migrate("current").stdout.strip() == f"{head} (head)"
+    assert set(row_counts(project, layout).values()) == {"1"}
 
 
 def test_an_app_that_creates_its_tables_as_it_starts_is_migrated_by_its_revisions(

@@ -31,16 +31,22 @@ def project_root(start: Path | None = None) -> Path:
     return start
 
 
-#: The settings file a project adopted from Flask-Migrate keeps (`flask db init` wrote it).
-KEPT_INI = Path("migrations", "alembic.ini")
+#: The settings files an adopted project keeps: plain Alembic's `alembic.ini` at its root
+#: (`alembic init`), else the `migrations/alembic.ini` Flask-Migrate writes.
+KEPT_INIS = (Path("alembic.ini"), Path("migrations", "alembic.ini"))
+
+
+def kept_ini(root: Path) -> Path | None:
+    """The settings file the project at `root` kept (see KEPT_INIS), if any."""
+    return next((root / name for name in KEPT_INIS if (root / name).is_file()), None)
 
 
 def has_settings(root: Path) -> bool:
     """Whether the project at `root` names its migration environment itself: `[tool.alembic]`
-    in pyproject.toml, or the `migrations/alembic.ini` Flask-Migrate writes."""
+    in pyproject.toml, or a kept alembic.ini (see KEPT_INIS)."""
     pyproject = root / "pyproject.toml"
     in_toml = pyproject.is_file() and "[tool.alembic]" in pyproject.read_text()
-    return in_toml or (root / KEPT_INI).is_file()
+    return in_toml or kept_ini(root) is not None
 
 
 class MigrateConfig(Config):
@@ -91,14 +97,13 @@ def command_of(config: Config) -> str:
 
 
 def alembic_config(options: Namespace | None = None, root: Path | None = None) -> MigrateConfig:
-    """The project's Alembic config: `[tool.alembic]` in pyproject.toml and
-    `migrations/alembic.ini` (where it exists) of the project at `root` (default: found
-    from the current folder), or what -c names; or the environment -d names (Flask-Migrate's
-    option), with its alembic.ini where it has one."""
+    """The project's Alembic config: `[tool.alembic]` in pyproject.toml and a kept
+    alembic.ini (see KEPT_INIS) of the project at `root` (default: found from the current
+    folder), or what -c names; or the environment -d names (Flask-Migrate's option), with
+    its alembic.ini where it has one."""
     root = root or project_root()
-    kept_ini = root / KEPT_INI
     toml_file: Path | str = root / "pyproject.toml"
-    ini_file: Path | str | None = kept_ini if kept_ini.exists() else None
+    ini_file: Path | str | None = kept_ini(root)
     for path in config_files(options):
         if Path(path).name == "pyproject.toml":
             toml_file = path

@@ -1,5 +1,5 @@
 """config.py: which settings a command reads (pyproject.toml's `[tool.alembic]`, a kept
-`migrations/alembic.ini`, or what -c and -n name), the `flask` templates `init` offers,
+`alembic.ini` at the root or in migrations/, or what -c and -n name), the `flask` templates `init` offers,
 and paths as the user knows them."""
 
 import sys
@@ -22,6 +22,7 @@ from flask_alembic_runtime.config import (
     TEMPLATES,
     MigrateConfig,
     alembic_config,
+    has_settings,
     project_root,
 )
 
@@ -67,6 +68,20 @@ def test_a_kept_alembic_ini_is_read_beside_the_pyproject(project: Project) -> No
     assert Path(config.config_file_name) == project.migrations / "alembic.ini"
     assert config.get_main_option("sqlalchemy.url") == "kept"
     assert alembic_option(config, "script_location") == str(project.migrations)
+
+
+def test_a_root_alembic_ini_names_the_environment_where_alembic_init_put_it(
+    project: Project,
+) -> None:
+    """A project adopted from plain Alembic keeps the alembic.ini `alembic init` wrote at
+    its root, whose script_location names its environment; `flask migrate` then needs no
+    directory from the app."""
+    (project.root / "pyproject.toml").write_text("[project]\nname = 'blog'\n")
+    (project.root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/alembic\n")
+    assert has_settings(project.root)
+    config = alembic_config(options("heads"), project.root)
+    assert Path(config.config_file_name) == project.root / "alembic.ini"
+    assert alembic_option(config, "script_location") == str(project.root / "alembic")
 
 
 def test_c_names_an_ini_file_or_a_pyproject_and_n_a_section(project: Project) -> None:
