@@ -1,15 +1,24 @@
 """hooks/adopt.py's edits of a project's files, one function at a time: the library's line
-goes where the project declares its dependencies, and nothing else in them changes."""
+goes where the project declares its dependencies, and nothing else in them changes; the
+settings go to the project's own file; a refusal undoes what Copier wrote."""
 
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import TEMPLATE
+from helpers import TEMPLATE, commit, run
 
 sys.path.insert(0, str(TEMPLATE / "hooks"))
-from adopt import add_requirement, environments, with_dependency
+from adopt import (
+    Copied,
+    add_alembic_settings,
+    add_requirement,
+    environments,
+    refuse_other_script_location,
+    upgrade_hint,
+    with_dependency,
+)
 
 REQUIREMENT = "flask-alembic-runtime @ git+https://example.org/t.git@abc"
 
@@ -115,3 +124,71 @@ def test_what_records_the_pins_is_named(
         (tmp_path / name).write_text(text)
     add_requirement(tmp_path, REQUIREMENT)
     assert said in capsys.readouterr().out
+
+
+def git_project(path: Path, files: dict[str, str]) -> Path:
+    """A project whose `files` are committed."""
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    run(["git", "init", "--quiet"], path, {})
+    commit(path, "Project")
+    return path
+
+
+def test_a_root_alembic_ini_naming_another_folder_refuses_and_undoes_the_copy(
+    tmp_path: Path,
+) -> None:
+    """`alembic init alembic` wrote alembic.ini at the root; the answer says migrations/: one
+    line names the answer, the env.py Copier replaced is back, and the files it added are
+    gone."""
+    project = git_project(tmp_path, {
+        "alembic.ini": "[alembic]\nscript_location = %(here)s/alembic\n",
+        "migrations/env.py": "# the team's\n",
+    })  # fmt: skip
+    (project / "migrations" / "env.py").write_text("# Copier's\n")
+    (project / "manage.py").write_text("# Copier's\n")
+    with pytest.raises(SystemExit) as exit_:
+        refuse_other_script_location(Copied(project, "migrations", ".copier-answers.yml"))
+    assert exit_.value.code == (
+        "  FAILED: alembic.ini's script_location names alembic/, not migrations/: adopt it "
+        "again with --data migrations_dir=alembic (nothing of the project was changed)"
+    )
+    assert (project / "migrations" / "env.py").read_text() == "# the team's\n"
+    assert not (project / "manage.py").exists()
+
+
+def test_the_settings_go_to_the_projects_own_file(tmp_path: Path) -> None:
+    """A root alembic.ini (plain Alembic) keeps them; else the environment's (Flask-Migrate's),
+    with paths from the file's own folder."""
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/alembic\n")
+    add_alembic_settings(tmp_path, "alembic")
+    assert (tmp_path / "alembic.ini").read_text() == (
+        "[alembic]\nprepend_sys_path = %(here)s\nscript_location = %(here)s/alembic\n"
+    )
+    (tmp_path / "alembic.ini").unlink()
+    (tmp_path / "pkg" / "migrations").mkdir(parents=True)  # Copier wrote env.py there
+    add_alembic_settings(tmp_path, "pkg/migrations")
+    assert (tmp_path / "pkg" / "migrations" / "alembic.ini").read_text() == (
+        "[alembic]\nscript_location = %(here)s\nprepend_sys_path = %(here)s/../..\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "hint"),
+    [
+        ({"uv.lock": ""}, "uv add 'alembic>=1.13,<1.21'"),
+        ({"poetry.lock": ""}, "poetry add 'alembic>=1.13,<1.21'"),
+        ({"pyproject.toml": "[project]\n"}, "raise it in pyproject.toml"),
+        (
+            {"requirements.txt": "alembic==1.12\n"},
+            "pip install 'alembic>=1.13,<1.21', and raise the pins in the project's requirements",
+        ),
+    ],
+)
+def test_the_fix_for_an_unsupported_pin_is_in_the_projects_own_tool(
+    tmp_path: Path, files: dict[str, str], hint: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert upgrade_hint(tmp_path, ["alembic>=1.13,<1.21"]) == hint
