@@ -44,8 +44,9 @@ def oldest_supported() -> dict[str, str]:
     return oldest
 
 
-def require_supported_versions() -> None:
-    """Stop with one line when a package is older than this package supports."""
+def require_supported_versions(root: Path) -> None:
+    """Stop with one line when a package is older than this package supports; the fix
+    reinstalls the project at `root` with its own tool."""
     outdated = {}
     for name, oldest in oldest_supported().items():
         try:
@@ -59,7 +60,7 @@ def require_supported_versions() -> None:
         wanted = ", ".join(f"{name}>={oldest}" for name, (_, oldest) in outdated.items())
         fail(
             f"{DISTRIBUTION} needs {wanted}; this environment has {found}: raise them in "
-            "the project's dependencies, then reinstall (uv sync, or pip install -e .)"
+            f"the project's dependencies, then reinstall (`{sync_command(root)}`)"
         )
 
 
@@ -436,8 +437,8 @@ def run_alembic(
     from .config import alembic_config, project_root
     from .environment import made_app
 
-    require_supported_versions()
     root = root or project_root()
+    require_supported_versions(root)
     if lagging := lagging_packages(root):
         warn(
             f"warning: this environment lags pyproject.toml ({'; '.join(lagging)}): run "

@@ -62,5 +62,16 @@ def lagging_packages(root: Path) -> list[str]:
 
 
 def sync_command(root: Path) -> str:
-    """The one command that brings the environment in line with the project."""
-    return "uv sync" if (root / "uv.lock").is_file() else "pip install -e '.[dev]'"
+    """The one command that brings the environment in line with the project, in its own
+    tool's words: uv or Poetry where their lock is, else pip, from pyproject.toml (with
+    its dev extra where it has one) or requirements.txt."""
+    if (root / "uv.lock").is_file():
+        return "uv sync"
+    if (root / "poetry.lock").is_file():
+        return "poetry install"
+    pyproject = root / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text()).get("project") if pyproject.is_file() else None
+    if project is None and (root / "requirements.txt").is_file():
+        return "pip install -r requirements.txt"
+    extras = (project or {}).get("optional-dependencies", {})
+    return "pip install -e '.[dev]'" if "dev" in extras else "pip install -e ."

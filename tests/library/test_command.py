@@ -63,7 +63,7 @@ def test_the_oldest_supported_releases_are_the_packages_requirements() -> None:
 
 
 def test_this_environment_has_the_supported_versions() -> None:
-    require_supported_versions()  # no exit
+    require_supported_versions(REPOSITORY)  # no exit
 
 
 def test_an_outdated_or_missing_package_stops_every_command(
@@ -83,7 +83,7 @@ def test_an_outdated_or_missing_package_stops_every_command(
         f"FAILED: {DISTRIBUTION} needs alembic>={oldest['alembic']}, "
         f"flask-sqlalchemy>={oldest['flask-sqlalchemy']}; this environment has alembic 1.12.1, "
         "flask-sqlalchemy none: raise them in the project's dependencies, then reinstall "
-        "(uv sync, or pip install -e .)"
+        "(`pip install -e .`)"
     )
 
 

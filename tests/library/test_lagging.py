@@ -42,10 +42,30 @@ def test_the_projects_runtime_requirements_are_read(tmp_path: Path) -> None:
     assert lagging_packages(tmp_path) == [f"alembic {ALEMBIC} is installed, not >=99"]
 
 
-def test_the_sync_command_follows_the_lock_file(tmp_path: Path) -> None:
-    assert sync_command(tmp_path) == "pip install -e '.[dev]'"
-    (tmp_path / "uv.lock").write_text("")
-    assert sync_command(tmp_path) == "uv sync"
+# A pyproject.toml with a dev extra, as a generated project's.
+DEV_EXTRA = "[project]\nname = 'x'\n[project.optional-dependencies]\ndev = ['pytest']\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "command"),
+    [
+        ({"pyproject.toml": DEV_EXTRA}, "pip install -e '.[dev]'"),
+        ({"pyproject.toml": "[project]\nname = 'x'\n"}, "pip install -e ."),
+        ({"requirements.txt": "flask\n"}, "pip install -r requirements.txt"),
+        (
+            {"pyproject.toml": "[tool.ruff]\n", "requirements.txt": ""},
+            "pip install -r requirements.txt",
+        ),
+        ({"pyproject.toml": DEV_EXTRA, "uv.lock": ""}, "uv sync"),
+        ({"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""}, "poetry install"),
+    ],
+)
+def test_the_sync_command_is_the_projects_own_tool(
+    tmp_path: Path, files: dict[str, str], command: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert sync_command(tmp_path) == command
 
 
 def test_release_numbers() -> None:
