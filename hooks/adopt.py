@@ -178,10 +178,12 @@ def refuse_second_environment(copied: Copied) -> None:
     elsewhere = [folder for folder in environments(project) if folder != migrations]
     if not elsewhere:
         return  # a project without revisions yet: its environment starts here
-    found = elsewhere[0].relative_to(project).as_posix()
+    found = [folder.relative_to(project).as_posix() for folder in elsewhere]
+    where = " and ".join(f"{folder}/versions" for folder in found)
+    answers = " or ".join(f"--data migrations_dir={folder}" for folder in found)
     copied.refuse(
-        f"the project's revisions are in {found}/versions, not {migrations_dir}/: adopt it "
-        f"again with --data migrations_dir={found}"
+        f"the project's revisions are in {where}, not {migrations_dir}/: adopt it again "
+        f"with {answers}{', whichever its app migrates with' if len(found) > 1 else ''}"
     )
 
 

@@ -16,6 +16,7 @@ from adopt import (
     add_requirement,
     environments,
     refuse_other_script_location,
+    refuse_second_environment,
     upgrade_hint,
     with_dependency,
 )
@@ -192,3 +193,19 @@ def test_the_fix_for_an_unsupported_pin_is_in_the_projects_own_tool(
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     assert upgrade_hint(tmp_path, ["alembic>=1.13,<1.21"]) == hint
+
+
+def test_two_environments_elsewhere_are_both_named(tmp_path: Path) -> None:
+    """Which one the app migrates with, the answer settles."""
+    project = git_project(tmp_path, {
+        f"{folder}/{name}": "" for folder in ("api/migrations", "admin/migrations")
+        for name in ("env.py", "versions/a1_first.py")
+    })  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        refuse_second_environment(Copied(project, "migrations", ".copier-answers.yml"))
+    assert exit_.value.code == (
+        "  FAILED: the project's revisions are in admin/migrations/versions and "
+        "api/migrations/versions, not migrations/: adopt it again with --data "
+        "migrations_dir=admin/migrations or --data migrations_dir=api/migrations, whichever "
+        "its app migrates with (nothing of the project was changed)"
+    )
