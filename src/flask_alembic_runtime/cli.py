@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
@@ -75,20 +75,43 @@ def stopped_by_signals(
 
 @contextmanager
 def left_running(databases: Mapping[str, Engine]) -> Iterator[list[tuple[Engine, int]]]:
-    """The MySQL and MariaDB server sessions the block drops in the middle of a statement
-    (a signal landed there: SQLAlchemy closes the connection), by engine and thread id.
-    The server runs such a statement to its end, holding the migration lock meanwhile."""
+    """Statements the block drops in the middle (a signal landed there: SQLAlchemy closes
+    the connection), which the server would run to their end, holding the run's
+    transaction and its migration lock meanwhile (a long UPDATE, a blocked ALTER).
+
+    PostgreSQL: each is cancelled at once, through the driver's cancel() (on a socket of
+    its own); the server then ends the session, which rolls back and frees the lock. (Newer
+    psycopg 3.3 releases cancel on SystemExit themselves; psycopg 3.2 only on Ctrl-C,
+    psycopg2 never.) MySQL and MariaDB: their server sessions are listed, by engine and
+    thread id, for `end_sessions`.
+    """
     from sqlalchemy import event
 
     sessions: list[tuple[Engine, int]] = []
     listeners = []
     for engine in databases.values():
-        if engine.dialect.name not in ("mysql", "mariadb"):
+        if engine.dialect.name == "postgresql":
+            errors = engine.dialect.dbapi.Error  # type: ignore[union-attr]
+
+            def cancel(
+                dbapi_connection: Any, record: object, exception: object, errors: type = errors
+            ) -> None:
+                if exception is None or isinstance(exception, Exception):
+                    return  # an error the server reported: its statement is over
+                with suppress(errors, AttributeError):  # the server gone too, or no cancel()
+                    dbapi_connection.cancel()
+
+            dropped: Callable[..., None] = cancel
+
+        elif engine.dialect.name in ("mysql", "mariadb"):
+
+            def listed(dbapi_connection: Any, *_: object, engine: Engine = engine) -> None:
+                sessions.append((engine, dbapi_connection.thread_id()))
+
+            dropped = listed
+
+        else:
             continue
-
-        def dropped(dbapi_connection: Any, *_: object, engine: Engine = engine) -> None:
-            sessions.append((engine, dbapi_connection.thread_id()))
-
         event.listen(engine, "invalidate", dropped)
         listeners.append((engine, dropped))
     try:

@@ -21,8 +21,8 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -515,54 +515,9 @@ def stop_on_signals(
     version_options = {
         name: run.configure_options[name] for name in names if name in run.configure_options
     }
-    return stopped_cleanly(engines, version_options)
-
-
-@contextmanager
-def stopped_cleanly(
-    engines: Mapping[str, Engine], version_options: Mapping[str, Any]
-) -> Iterator[None]:
-    """cli.stopped_by_signals, with the server's statement cancelled (see
-    `statements_cancelled`) before the stop line reads where the databases are."""
     from .cli import stopped_by_signals
 
-    with stopped_by_signals(engines, version_options), statements_cancelled(engines):
-        yield
-
-
-@contextmanager
-def statements_cancelled(engines: Mapping[str, Engine]) -> Iterator[None]:
-    """PostgreSQL: a statement that a signal stopped (SQLAlchemy then drops its connection)
-    is cancelled on the server, which would otherwise run it to its end (a long UPDATE, a
-    blocked ALTER), holding the run's transaction and its migration lock meanwhile; the
-    server then ends the session, which rolls back and frees the lock. psycopg 3.3's newer
-    releases cancel it themselves on SystemExit (`cli.Stopped`); psycopg 3.2 only on
-    Ctrl-C, psycopg2 never. (MySQL and MariaDB: cli.end_sessions.)"""
-    from sqlalchemy import event
-
-    listeners = []
-    for engine in engines.values():
-        if engine.dialect.name != "postgresql":
-            continue
-        errors = engine.dialect.dbapi.Error  # type: ignore[union-attr]
-
-        def cancel(
-            dbapi_connection: Any, record: object, exception: object, errors: type = errors
-        ) -> None:
-            if exception is None or isinstance(exception, Exception):
-                return  # an error the server reported: its statement is over
-            # psycopg 3 and psycopg2 alike send it on a socket of its own; a server gone
-            # too, or a driver without cancel(), leaves things as they are.
-            with suppress(errors, AttributeError):
-                dbapi_connection.cancel()
-
-        event.listen(engine, "invalidate", cancel)
-        listeners.append((engine, cancel))
-    try:
-        yield
-    finally:
-        for engine, listener in listeners:
-            event.remove(engine, "invalidate", listener)
+    return stopped_by_signals(engines, version_options)
 
 
 def run_online(run: Run) -> None:
