@@ -68,6 +68,16 @@ def test_an_argument_error_without_a_bad_setting_is_its_first_line() -> None:
     assert error_line(ArgumentError("a bad argument\nin detail")) == "a bad argument"
 
 
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [("/venv/site-packages/alembic/templates/aioflask", "aioflask"), ("'nope'", "nope")],
+)
+def test_an_unknown_template_names_the_command_that_lists_them(given: str, name: str) -> None:
+    """Alembic names the folder it looked for (older releases the name, quoted)."""
+    line = error_line(CommandError(f"No such template {given}"), "flask db")
+    assert line == f"no template '{name}': `flask db list-templates` lists them"
+
+
 def test_a_missing_module_that_is_no_database_driver_keeps_its_traceback() -> None:
     assert error_line(ModuleNotFoundError("No module named 'yaml'", name="yaml")) is None
 
