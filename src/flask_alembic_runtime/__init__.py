@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 # copier.yml reads this line (a Jinja include) for the release range a project asks for:
 # Jinja's markers ("{" followed by "{", "%" or "#") must stay out of this file.
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 __all__ = ["__version__", "find_app", "run_migrations"]
 
