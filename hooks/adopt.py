@@ -391,6 +391,19 @@ def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> No
     say(f"{shown}: lint_after = {revisions[0]} (`migrate lint base:heads` lints all)")
 
 
+def name_flask_db(flask_migrate: str | None) -> None:
+    """Say which `flask db` runs where Flask-Migrate before 4 registers the name too (as a
+    `flask.commands` entry point): Flask takes either, by the order of the install."""
+    if flask_migrate is None or release(flask_migrate) >= (4,):
+        return
+    say(
+        f"flask db: Flask-Migrate {flask_migrate} registers `db` too, so `flask db` may be "
+        "its own (the same env.py, but it neither skips a db.create_all() at start nor has "
+        "doctor, lint...): `flask migrate` is always this library's, or raise Flask-Migrate "
+        "to 4 (no such registration)"
+    )
+
+
 def point_to_replaced_env(project: Path, migrations_dir: str) -> None:
     """Say where the project's own env.py went: git has it, with its team's edits."""
     env_py = f"{migrations_dir}/env.py"
@@ -424,8 +437,9 @@ def main() -> None:
     point_to_replaced_env(project, options.migrations_dir)
     python = project_python(project) if options.prove else None
     ranges = supported_ranges(options.template / "pyproject.toml")
-    # One probe: the project's versions of the library's dependencies, and the library's.
-    names = [*ranges, "flask-alembic-runtime"]
+    # One probe: the project's versions of the library's dependencies, the library's, and
+    # Flask-Migrate's.
+    names = [*ranges, "flask-alembic-runtime", "flask-migrate"]
     versions = installed_versions(python, names) if python else {}
     install = python is not None and versions["flask-alembic-runtime"] is None
     if python is not None and install:
@@ -435,6 +449,7 @@ def main() -> None:
     add_alembic_settings(project, options.migrations_dir)
     (project / options.migrations_dir / "versions").mkdir(parents=True, exist_ok=True)
     add_requirement(project, options.requirement)
+    name_flask_db(versions.get("flask-migrate"))
     if python is None:
         if options.prove:
             skipped("Adoption proof", "no virtualenv found: run `python manage.py migrate doctor`")

@@ -259,14 +259,23 @@ def test_a_flask_migrate_project_is_adopted_as_it_is(
         refused = project.migrate("downgrade", ok=False)
         assert "drop_constraint(None, ...) names no constraint" in refused.stderr
         assert project.migrate("current").stdout.strip() == f"{old_head} (head)"
-        head_file.write_text(head_file.read_text().replace("(None,", "('title',"))
+        head_file.write_text(
+            head_file.read_text().replace("drop_constraint(None,", "drop_constraint('title',")
+        )
     back = project.migrate("downgrade")
     assert f"Running downgrade {old_head} -> {revisions_before(project, old_head)}" in back.stderr
     project.migrate("upgrade")
     assert project.migrate("current").stdout.strip() == f"{old_head} (head)"
     project.migrate("check", ok=not layout.drift)
-    # lint checks what is written from now on; the history's old drop_column is behind it.
+    # lint checks what is written from now on; the history's old drop_column is behind it,
+    # and checked on request, with the whole history.
     assert "0 revisions linted, no findings" in project.migrate("lint").stdout
+    whole = project.migrate("lint", "base:heads", ok=None)
+    assert "3 revisions" in whole.stdout + whole.stderr
+    if layout_name == "in_package":
+        assert ": drop-column: boards.legacy_code is dropped with its data" in whole.stdout
+    if layout_name == "models_package":  # autogenerate's unnamed unique constraint
+        assert ": unnamed-constraint: a unique constraint on books" in whole.stdout
     plain = project.run("alembic", "-c", layout.settings_ini, "current")
     assert plain.stdout.strip() == f"{old_head} (head)"
 
@@ -398,16 +407,25 @@ def test_a_database_built_by_create_all_and_stamped_is_named_with_its_way_out(
     assert set(row_counts(project, layout).values()) == {"1"}
 
 
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.server)]
+)
 def test_an_app_that_creates_its_tables_as_it_starts_is_migrated_by_its_revisions(
-    tmp_path: Path,
+    tmp_path: Path, database: str, server_database: Callable[[str], str]
 ) -> None:
     """(f) on its old versions, whose factory also runs `db.create_all()` at every start.
     With Flask-Migrate, a new database then fails at its first revision ("already exists")
     and autogenerate misses a new model's table (the start made it); adopted, every
-    command skips that call, and the revisions make the tables."""
+    command of the library skips that call, and the revisions make the tables."""
     layout = LAYOUTS["legacy"]
     path = tmp_path / layout.name
-    project = flask_migrate_project(layout, path, f"sqlite:///{tmp_path / 'data.db'}")
+
+    def new_database(name: str) -> str:
+        if database == "sqlite":
+            return f"sqlite:///{tmp_path / name}.db"
+        return server_database(database).replace("postgresql://", postgresql_scheme(layout))
+
+    project = flask_migrate_project(layout, path, new_database("data"))
     factory = path / "AppName" / "__init__.py"
     imports = "    from AppName import models  # noqa: F401\n"
     factory.write_text(factory.read_text().replace(imports, (
@@ -416,22 +434,25 @@ def test_an_app_that_creates_its_tables_as_it_starts_is_migrated_by_its_revision
     )))  # fmt: skip
     commit(path, "Create missing tables at every start")
     old_head = project.run("flask", "db", "current").stdout.split()[0]
-    adopt(project, template_repository(tmp_path / "template"), layout, *data(layout))
+    adoption = adopt(project, template_repository(tmp_path / "template"), layout, *data(layout))
+    # Flask-Migrate 3.1 registers `flask db` too: Flask takes either, by the install's order.
+    assert "flask db: Flask-Migrate 3.1.0 registers `db` too" in adoption.stdout
     tables = {"alembic_version", "member", "visit"}
 
     # A new database, as a teammate's clone or CI starts with: each way in migrates it.
     ways_in = {
-        "manage.py": ("python", "manage.py", "migrate", "upgrade"),
-        "flask db": ("flask", "db", "upgrade"),
+        "manage_py": ("python", "manage.py", "migrate", "upgrade"),
+        "flask_migrate": ("flask", "migrate", "upgrade"),
         "alembic": ("alembic", "-c", "migrations/alembic.ini", "upgrade", "head"),
     }
     for name, command in ways_in.items():
-        url = f"sqlite:///{tmp_path / name.replace(' ', '_')}.db"
+        url = new_database(name)
         project.run(*command, DATABASE_URL=url)
         assert project.migrate("current", DATABASE_URL=url).stdout.strip() == (
             f"{old_head} (head)"
         ), name
-        assert set(app_sql(project, layout, TABLES, DATABASE_URL=url).split()) == tables, name
+        found = app_sql(project, layout, TABLES[database], DATABASE_URL=url)
+        assert set(found.split()) == tables, name
 
     # A new model: autogenerate sees its table, which the start would have made already.
     models = path / layout.models
@@ -445,8 +466,14 @@ def test_an_app_that_creates_its_tables_as_it_starts_is_migrated_by_its_revision
     assert set(row_counts(project, layout).values()) == {"1"}
 
 
-# The tables of the app's database, as its engine sees them.
-TABLES = "SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'table'"
+# The tables of the app's database, as its engine sees them, by kind.
+TABLES = {
+    "sqlite": "SELECT group_concat(name, ' ') FROM sqlite_master WHERE type = 'table'",
+    "postgresql": (
+        "SELECT string_agg(table_name, ' ') FROM information_schema.tables "
+        "WHERE table_schema = 'public'"
+    ),
+}
 
 
 def postgresql_scheme(layout: Layout) -> str:

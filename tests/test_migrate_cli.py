@@ -254,7 +254,10 @@ def test_init_takes_a_template_and_package_arguments(project: Project) -> None:
     ("args", "message"),
     [
         (("init", "migrations"), "FAILED: Directory migrations already exists and is not empty"),
-        (("init", "-t", "nosuch", "new"), "FAILED: No such template"),
+        (
+            ("init", "-t", "nosuch", "new"),
+            "FAILED: no template 'nosuch': `python manage.py migrate list-templates` lists them",
+        ),
     ],
 )
 def test_init_errors_are_one_line(project: Project, args: tuple[str, ...], message: str) -> None:
