@@ -274,7 +274,7 @@ def test_the_image_installs_wheels_built_in_a_stage_with_git(tmp_path: Path) -> 
 
 
 # A revision that creates a table, then takes long (as a big data migration may): a
-# signal lands while it runs.
+# signal lands while it runs. `{wait}` takes the time: Python's sleep, or the server's.
 SLOW = '''\
 """Create a table, then take long."""
 
@@ -292,13 +292,15 @@ depends_on = None
 def upgrade() -> None:
     """Upgrade the schema."""
     op.create_table("slow_table", sa.Column("id", sa.Integer, primary_key=True))
-    time.sleep(600)
+    {wait}
 
 
 def downgrade() -> None:
     """Downgrade the schema."""
     op.drop_table("slow_table")
 '''
+SLEEP_IN_PYTHON = "time.sleep(600)"
+SLEEP_ON_POSTGRESQL = 'op.execute("SELECT pg_sleep(600)")'
 
 # A revision whose upgrade exits 3, as `migrate upgrade` does when the database holds a
 # revision MySQL or MariaDB applied part-way: a person must run `migrate repair`.
@@ -401,7 +403,7 @@ def test_sigterm_stops_the_container_while_it_migrates(
     database = VARIANTS[variant].get("database", "sqlite")
     url = f"sqlite:///{tmp_path / 'app.db'}" if database == "sqlite" else server_database(database)
     project, head = deploy_project(make_project, url, variant)
-    with_revisions(project, ("slow", SLOW.format(head=head)))
+    with_revisions(project, ("slow", SLOW.format(head=head, wait=SLEEP_IN_PYTHON)))
 
     env, command = dockerfile(project.path)
     port = free_port()
@@ -466,31 +468,6 @@ def test_sigterm_on_mysql_ends_the_running_statement_and_frees_the_lock(
     project.migrate("-x", "lock_timeout=0", "upgrade", head)
 
 
-# A revision that creates a table, then runs one statement long on a PostgreSQL server.
-SLOW_POSTGRESQL_STATEMENT = '''\
-"""Create a table, then take long on the server."""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "slow"
-down_revision = {head!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    """Upgrade the schema."""
-    op.create_table("slow_table", sa.Column("id", sa.Integer, primary_key=True))
-    op.execute("SELECT pg_sleep(600)")
-
-
-def downgrade() -> None:
-    """Downgrade the schema."""
-    op.drop_table("slow_table")
-'''
-
-
 def oldest_psycopg(project: Project) -> str:
     """The oldest psycopg release the project's pyproject.toml allows, as a pip requirement
     (`>=3.2` gives `psycopg[binary]==3.2.*`: its newest bug-fix release)."""
@@ -521,7 +498,7 @@ def test_sigterm_on_postgresql_cancels_the_running_statement_and_frees_the_lock(
     if psycopg == "oldest allowed":
         project.run(str(UV), "pip", "install", "--quiet", oldest_psycopg(project),
                     VIRTUAL_ENV=".venv")  # fmt: skip
-    with_revisions(project, ("slow", SLOW_POSTGRESQL_STATEMENT.format(head=head)))
+    with_revisions(project, ("slow", SLOW.format(head=head, wait=SLEEP_ON_POSTGRESQL)))
     command = ["python", "manage.py", "migrate", "upgrade"]
     with started(project, command, tmp_path / "migrate.log") as server:
         wait_for_output(server, f"Running upgrade {head} -> slow")
