@@ -6,14 +6,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
 
-from flask_alembic_runtime import doctor as doctor_module
 from flask_alembic_runtime.leftovers import (
     STALE_AFTER,
     TEMPORARY_FOLDER,
@@ -21,10 +17,9 @@ from flask_alembic_runtime.leftovers import (
     remove_leftover_folders,
     temporary_folder,
 )
-from flask_alembic_runtime.schema import scratch_database
 
 from .conftest import Project
-from .test_history_swap import killed_after
+from .test_scratch_leftovers import doctor_killed_on_its_scratch_database
 
 
 @pytest.fixture
@@ -88,19 +83,7 @@ def test_a_doctor_killed_midway_leaves_its_folder_and_the_next_run_removes_it(
     project.write_revision("r1", None, 'op.create_table("things", sa.Column("id", sa.Integer))')
     project.migrate("upgrade")
 
-    def killed_replaying(kill: Callable[[str], None]) -> None:
-        """`migrate doctor`, killed as it replays the history on its scratch database."""
-
-        @contextmanager
-        def scratch_then_killed(beside: Engine, say: Callable[[str], None]) -> Iterator[Engine]:
-            with scratch_database(beside, say) as scratch:
-                kill("scratch database made")
-                yield scratch
-
-        monkeypatch.setattr(doctor_module, "scratch_database", scratch_then_killed)
-        project.migrate("doctor")
-
-    killed_after("scratch database made", killed_replaying)
+    doctor_killed_on_its_scratch_database(project, monkeypatch)
     [left] = temp.iterdir()
     assert TEMPORARY_FOLDER.fullmatch(left.name) and left.is_dir()
     monkeypatch.undo()  # the real scratch database, the real temp dir: set it again

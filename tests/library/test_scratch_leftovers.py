@@ -19,6 +19,25 @@ from .conftest import Project
 from .test_history_swap import killed_after
 
 
+def doctor_killed_on_its_scratch_database(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`migrate doctor` in a child process, SIGKILLed once its scratch database is made,
+    as it replays the history there."""
+
+    def killed_replaying(kill: Callable[[str], None]) -> None:
+        @contextmanager
+        def scratch_then_killed(beside: Engine, say: Callable[[str], None]) -> Iterator[Engine]:
+            with scratch_database(beside, say) as scratch:
+                kill("scratch database made")
+                yield scratch
+
+        monkeypatch.setattr(doctor_module, "scratch_database", scratch_then_killed)
+        project.migrate("doctor")
+
+    killed_after("scratch database made", killed_replaying)
+
+
 def scratch_names(server: Engine) -> set[str]:
     """The scratch databases on a server, in the names this library gives them."""
     postgresql = server.dialect.name == "postgresql"
@@ -56,19 +75,7 @@ def test_the_scratch_database_of_a_killed_doctor_is_dropped_by_the_next_one(
 ) -> None:
     before = scratch_names(on_a_server)
 
-    def killed_replaying(kill: Callable[[str], None]) -> None:
-        """`migrate doctor`, killed as it replays the history on its scratch database."""
-
-        @contextmanager
-        def scratch_then_killed(beside: Engine, say: Callable[[str], None]) -> Iterator[Engine]:
-            with scratch_database(beside, say) as scratch:
-                kill("scratch database made")
-                yield scratch
-
-        monkeypatch.setattr(doctor_module, "scratch_database", scratch_then_killed)
-        project.migrate("doctor")
-
-    killed_after("scratch database made", killed_replaying)
+    doctor_killed_on_its_scratch_database(project, monkeypatch)
     # Another run of this machine may be making one now: that one's process runs.
     [left] = [
         name
