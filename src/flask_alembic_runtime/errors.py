@@ -16,7 +16,6 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from .config import DEFAULT_COMMAND
 from .output import shown
 from .revision_files import (
-    UNNAMED_DROP,
     failing_line,
     history_problem,
     syntax_error_line,
@@ -94,7 +93,7 @@ def revision_file_line(error: Exception, config: Config) -> str | None:
     # A database's or Alembic's own message is better than the file's line, unless the
     # line names the fix.
     known = isinstance(error, SQLAlchemyError | CommandError)
-    if (line := failing_line(error, locations)) and (not known or UNNAMED_DROP.search(line)):
+    if line := failing_line(error, locations, fixes_only=known):
         return line
     frames = traceback.extract_tb(error.__traceback__)
     if any(ALEMBIC_SCRIPT in frame.filename for frame in frames):

@@ -215,10 +215,13 @@ def cycle_problem(files: dict[str, RevisionFile]) -> str | None:
     return None
 
 
-def failing_line(error: BaseException, locations: Sequence[Path]) -> str | None:
+def failing_line(
+    error: BaseException, locations: Sequence[Path], fixes_only: bool = False
+) -> str | None:
     """Where in a revision file `error` was raised (importing it, or running its code), as
     `file:line: Type: message`, or with the fix for a step it knows; None when no revision
-    file's code raised it."""
+    file's code raised it, or, with `fixes_only`, when it knows no fix (the error's own
+    message then says more)."""
     folders = {location.resolve() for location in locations}
     frames = [
         frame
@@ -235,6 +238,8 @@ def failing_line(error: BaseException, locations: Sequence[Path]) -> str | None:
             "None where the models leave one unnamed): write the name the database gave it, "
             "then run this again"
         )
+    if fixes_only:
+        return None
     return f"{where}: {type(error).__name__}{': ' if message else ''}{message}"
 
 
