@@ -116,10 +116,7 @@ def add_alembic_settings(project: Path, migrations_dir: str) -> None:
     nothing outside the migration environment changes but the dependency line."""
     name = settings_file(project, migrations_dir)
     ini = project / name
-    text = ini.read_text() if ini.exists() else "[alembic]\n"
-    if not re.search(r"^\[alembic\]", text, flags=re.MULTILINE):
-        text = "[alembic]\n\n" + text
-    section = re.search(r"^\[alembic\][^\n]*\n", text, flags=re.MULTILINE)
+    text = ini.read_text() if ini.exists() else ""
     missing = [key for key in INI_SETTINGS if not re.search(rf"^{key}\s*=", text, re.MULTILINE)]
     if not missing:
         return
@@ -128,9 +125,20 @@ def add_alembic_settings(project: Path, migrations_dir: str) -> None:
         "to_environment": f"/{migrations_dir}" if at_root else "",
         "to_root": "" if at_root else "/.." * len(Path(migrations_dir).parts),
     }
-    lines = "".join(f"{key} = {INI_SETTINGS[key].format(**paths)}\n" for key in missing)
-    ini.write_text(text[: section.end()] + lines + text[section.end() :])
+    add_to_alembic_section(
+        ini, "".join(f"{key} = {INI_SETTINGS[key].format(**paths)}\n" for key in missing)
+    )
     say(f"{name}: added {', '.join(missing)}")
+
+
+def add_to_alembic_section(ini: Path, lines: str) -> None:
+    """Insert `lines` at the top of the ini file's [alembic] section, made if missing."""
+    text = ini.read_text() if ini.exists() else "[alembic]\n"
+    if not re.search(r"^\[alembic\]", text, flags=re.MULTILINE):
+        text = "[alembic]\n\n" + text
+    section = re.search(r"^\[alembic\][^\n]*\n", text, flags=re.MULTILINE)
+    assert section is not None  # made above
+    ini.write_text(text[: section.end()] + lines + text[section.end() :])
 
 
 def refuse_other_script_location(copied: Copied) -> None:
@@ -376,18 +384,13 @@ def record_lint_baseline(python: Path, project: Path, migrations_dir: str) -> No
     if len(revisions) != 1:
         return  # no history yet, or several heads: lint checks everything
     shown = settings_file(project, migrations_dir)
-    path = project / shown
-    text = path.read_text()
-    if re.search(r"^lint_after\s*=", text, flags=re.MULTILINE):
+    if re.search(r"^lint_after\s*=", (project / shown).read_text(), flags=re.MULTILINE):
         return
-    line = (
+    add_to_alembic_section(
+        project / shown,
         "# `migrate lint` checks the revisions after this one, the head at adoption.\n"
-        f"lint_after = {revisions[0]}\n"
+        f"lint_after = {revisions[0]}\n",
     )
-    section = re.search(r"^\[alembic\][^\n]*\n", text, flags=re.MULTILINE)
-    if section is None:
-        return
-    path.write_text(text[: section.end()] + line + text[section.end() :])
     say(f"{shown}: lint_after = {revisions[0]} (`migrate lint base:heads` lints all)")
 
 
